@@ -18,7 +18,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-	// subcommands: one line each
+		newServeCmd(),
+		newProbeCmd(),
 	)
 	return root
 }
