@@ -1,0 +1,307 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lvsperf/lvsperf/director/dataplane"
+)
+
+// CopyMode selects how TCP bytes are moved between the two legs.
+type CopyMode int
+
+// Copy modes.
+const (
+	// CopySplice (the default) runs the proxy's own splice(2) loop through a
+	// pooled pipe per direction, integrated with the runtime poller, and
+	// counts every splice into the pipe as one packet.
+	CopySplice CopyMode = iota
+	// CopyIOCopy uses io.Copy between the raw *net.TCPConn legs (which also
+	// splices on Linux) in chunks of ChunkBytes; it counts one packet per
+	// chunk, so its packet counts are coarse. Kept for comparison.
+	CopyIOCopy
+)
+
+// String names the mode.
+func (m CopyMode) String() string {
+	switch m {
+	case CopySplice:
+		return "splice"
+	case CopyIOCopy:
+		return "iocopy"
+	}
+	return fmt.Sprintf("CopyMode(%d)", int(m))
+}
+
+// Options configure a Proxy. The zero value means the defaults.
+type Options struct {
+	// DialTimeout bounds the connect to a realserver (default 1 s). A
+	// refused connect fails at once whatever the timeout.
+	DialTimeout time.Duration
+	// Copy selects the TCP copy loop (default CopySplice).
+	Copy CopyMode
+	// PipeBytes is the pipe size asked for with F_SETPIPE_SZ and the most
+	// one splice moves (default 1 MiB; the kernel may grant less).
+	PipeBytes int
+	// PoolPipes bounds the idle pipes kept for reuse (default 64).
+	PoolPipes int
+	// UDPIdleTimeout closes a UDP flow with no traffic for this long
+	// (default 300 s, IPVS's UDP timeout).
+	UDPIdleTimeout time.Duration
+	// UDPMaxFlows bounds the UDP flow table of one listener (default 4096);
+	// datagrams from new clients beyond it are dropped and counted.
+	UDPMaxFlows int
+	// UDPDatagramBytes is the largest datagram relayed (default 65535).
+	UDPDatagramBytes int
+}
+
+func (o Options) normalize() (Options, error) {
+	if o.DialTimeout == 0 {
+		o.DialTimeout = time.Second
+	}
+	if o.PipeBytes == 0 {
+		o.PipeBytes = 1 << 20
+	}
+	if o.PoolPipes == 0 {
+		o.PoolPipes = 64
+	}
+	if o.UDPIdleTimeout == 0 {
+		o.UDPIdleTimeout = 300 * time.Second
+	}
+	if o.UDPMaxFlows == 0 {
+		o.UDPMaxFlows = 4096
+	}
+	if o.UDPDatagramBytes == 0 {
+		o.UDPDatagramBytes = 65535
+	}
+	switch {
+	case o.DialTimeout < 0:
+		return o, fmt.Errorf("dial timeout %v: want a positive duration", o.DialTimeout)
+	case o.Copy != CopySplice && o.Copy != CopyIOCopy:
+		return o, fmt.Errorf("copy mode %d: want CopySplice or CopyIOCopy", int(o.Copy))
+	case o.PipeBytes < 4096:
+		return o, fmt.Errorf("pipe size %d bytes: want at least 4096", o.PipeBytes)
+	case o.PoolPipes < 0:
+		return o, fmt.Errorf("pipe pool size %d: want 0 or more", o.PoolPipes)
+	case o.UDPIdleTimeout < 0:
+		return o, fmt.Errorf("UDP idle timeout %v: want a positive duration", o.UDPIdleTimeout)
+	case o.UDPMaxFlows < 1:
+		return o, fmt.Errorf("UDP flow table size %d: want at least 1", o.UDPMaxFlows)
+	case o.UDPDatagramBytes < 512 || o.UDPDatagramBytes > 65535:
+		return o, fmt.Errorf("UDP datagram size %d: want 512 to 65535", o.UDPDatagramBytes)
+	}
+	return o, nil
+}
+
+// Stats are the engine's own counters (the model keeps per-flow traffic).
+type Stats struct {
+	// Accepted counts TCP connections accepted and UDP flows created.
+	Accepted int64
+	// Refused counts clients refused because the picker found no service
+	// or no available realserver.
+	Refused int64
+	// DialFailed counts realserver connects that failed.
+	DialFailed int64
+	// Active counts TCP connections and UDP flows open now.
+	Active int64
+	// UDPDropped counts datagrams dropped (flow table full, send errors).
+	UDPDropped int64
+}
+
+type counters struct {
+	accepted, refused, dialFailed, active, udpDropped atomic.Int64
+}
+
+// Proxy is the userspace engine. It is safe for concurrent use.
+type Proxy struct {
+	picker dataplane.Picker
+	opts   Options
+	pipes  *pipePool
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	conns  connSet
+	stats  counters
+
+	mu        sync.Mutex // guards listeners and closed
+	listeners map[listenerKey]listener
+	closed    bool
+}
+
+type listenerKey struct {
+	proto dataplane.Protocol
+	addr  netip.AddrPort
+}
+
+type listener interface {
+	close() error
+}
+
+// ErrClosed is returned by Listen after Close.
+var ErrClosed = errors.New("proxy is closed")
+
+// New returns a proxy that schedules connections with picker. It stops when
+// ctx is done or Close is called.
+func New(ctx context.Context, picker dataplane.Picker, opts Options) (*Proxy, error) {
+	if picker == nil {
+		return nil, errors.New("proxy needs a picker (the director model); got nil")
+	}
+	o, err := opts.normalize()
+	if err != nil {
+		return nil, fmt.Errorf("proxy options: %w", err)
+	}
+	p := &Proxy{picker: picker, opts: o, listeners: map[listenerKey]listener{}}
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	p.pipes = newPipePool(o.PoolPipes, o.PipeBytes)
+	p.conns.init()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		<-p.ctx.Done()
+		p.shutdown()
+	}()
+	return p, nil
+}
+
+// Options returns the proxy's options with defaults filled in.
+func (p *Proxy) Options() Options { return p.opts }
+
+// Stats returns a snapshot of the engine's counters.
+func (p *Proxy) Stats() Stats {
+	return Stats{
+		Accepted:   p.stats.accepted.Load(),
+		Refused:    p.stats.refused.Load(),
+		DialFailed: p.stats.dialFailed.Load(),
+		Active:     p.stats.active.Load(),
+		UDPDropped: p.stats.udpDropped.Load(),
+	}
+}
+
+// Listen starts serving the virtual service proto addr. Port 0 picks a free
+// port; the address actually bound is returned, and it is the VIP the
+// proxy passes to Picker.Connect, so the model's service must use it.
+func (p *Proxy) Listen(proto dataplane.Protocol, addr netip.AddrPort) (netip.AddrPort, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return netip.AddrPort{}, ErrClosed
+	}
+	if addr.Port() != 0 {
+		if _, ok := p.listeners[listenerKey{proto, addr}]; ok {
+			return netip.AddrPort{}, fmt.Errorf("listen %s %s: already serving it; Unlisten first", proto, addr)
+		}
+	}
+	var (
+		l     listener
+		bound netip.AddrPort
+		err   error
+	)
+	switch proto {
+	case dataplane.TCP:
+		l, bound, err = p.listenTCP(addr)
+	case dataplane.UDP:
+		l, bound, err = p.listenUDP(addr)
+	default:
+		return netip.AddrPort{}, fmt.Errorf("listen: protocol %q: want %q or %q", proto, dataplane.TCP, dataplane.UDP)
+	}
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	p.listeners[listenerKey{proto, bound}] = l
+	return bound, nil
+}
+
+// Unlisten stops accepting on a virtual service. Connections already
+// relayed keep flowing until they end or the proxy is closed, as IPVS keeps
+// existing connections of a deleted service's realservers.
+func (p *Proxy) Unlisten(proto dataplane.Protocol, addr netip.AddrPort) error {
+	p.mu.Lock()
+	l, ok := p.listeners[listenerKey{proto, addr}]
+	delete(p.listeners, listenerKey{proto, addr})
+	p.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("unlisten %s %s: not serving it", proto, addr)
+	}
+	return l.close()
+}
+
+// Close stops every listener, closes every relayed connection and waits
+// for all of the proxy's goroutines to end.
+func (p *Proxy) Close() error {
+	p.cancel()
+	p.wg.Wait()
+	return nil
+}
+
+func (p *Proxy) shutdown() {
+	p.mu.Lock()
+	p.closed = true
+	ls := p.listeners
+	p.listeners = map[listenerKey]listener{}
+	p.mu.Unlock()
+	for _, l := range ls {
+		l.close()
+	}
+	p.conns.closeAll()
+	p.pipes.close()
+}
+
+// connSet tracks open connections so Close can end them, sharded so the
+// per-connection add and remove do not contend on one lock.
+type connSet struct {
+	next   atomic.Uint64
+	shards [16]connShard
+}
+
+type connShard struct {
+	mu     sync.Mutex
+	closed bool
+	m      map[uint64]net.Conn
+}
+
+func (s *connSet) init() {
+	for i := range s.shards {
+		s.shards[i].m = map[uint64]net.Conn{}
+	}
+}
+
+// add registers c and returns its id, or false when the set was closed
+// (the caller must then close c itself).
+func (s *connSet) add(c net.Conn) (uint64, bool) {
+	id := s.next.Add(1)
+	sh := &s.shards[id%uint64(len(s.shards))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.closed {
+		return 0, false
+	}
+	sh.m[id] = c
+	return id, true
+}
+
+func (s *connSet) remove(id uint64) {
+	sh := &s.shards[id%uint64(len(s.shards))]
+	sh.mu.Lock()
+	delete(sh.m, id)
+	sh.mu.Unlock()
+}
+
+func (s *connSet) closeAll() {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.closed = true
+		m := sh.m
+		sh.m = map[uint64]net.Conn{}
+		sh.mu.Unlock()
+		for _, c := range m {
+			c.Close()
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// pipe is a pipe pair used as the in-kernel buffer of one splice direction.
+type pipe struct {
+	r, w int
+	size int
+}
+
+func newPipe(size int) (*pipe, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("pipe2 for splice: %w", err)
+	}
+	// A bigger pipe means fewer splices for bulk data; the kernel may
+	// refuse (pipe-max-size, per-user pipe pages), then the default stays.
+	unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, size)
+	got, err := unix.FcntlInt(uintptr(fds[1]), unix.F_GETPIPE_SZ, 0)
+	if err != nil || got <= 0 {
+		got = 64 << 10
+	}
+	return &pipe{r: fds[0], w: fds[1], size: got}, nil
+}
+
+func (p *pipe) close() {
+	unix.Close(p.r)
+	unix.Close(p.w)
+}
+
+// pipePool keeps up to max idle pipes for reuse. Owned by one Proxy.
+type pipePool struct {
+	size int
+	mu   sync.Mutex
+	free []*pipe
+	max  int
+	shut bool
+}
+
+func newPipePool(max, size int) *pipePool {
+	return &pipePool{max: max, size: size}
+}
+
+func (pp *pipePool) get() (*pipe, error) {
+	pp.mu.Lock()
+	if n := len(pp.free); n > 0 {
+		p := pp.free[n-1]
+		pp.free = pp.free[:n-1]
+		pp.mu.Unlock()
+		return p, nil
+	}
+	pp.mu.Unlock()
+	return newPipe(pp.size)
+}
+
+// put returns an empty pipe to the pool; a pipe that may hold data is
+// closed instead.
+func (pp *pipePool) put(p *pipe, empty bool) {
+	pp.mu.Lock()
+	if empty && !pp.shut && len(pp.free) < pp.max {
+		pp.free = append(pp.free, p)
+		pp.mu.Unlock()
+		return
+	}
+	pp.mu.Unlock()
+	p.close()
+}
+
+func (pp *pipePool) close() {
+	pp.mu.Lock()
+	pp.shut = true
+	free := pp.free
+	pp.free = nil
+	pp.mu.Unlock()
+	for _, p := range free {
+		p.close()
+	}
+}
+
+// spliceState holds one direction's loop state so the poller callbacks are
+// allocated once per connection, not once per chunk.
+type spliceState struct {
+	p        *pipe
+	inPipe   int
+	n        int64
+	err      error
+	readFn   func(fd uintptr) bool
+	writeFn  func(fd uintptr) bool
+	chunkMax int
+}
+
+// splice moves src to dst through a pooled pipe until src's EOF (nil) or an
+// error, counting each splice into the pipe as one packet.
+func (pp *pipePool) splice(dst, src *net.TCPConn, count func(bytes, packets int64)) error {
+	rc, err := src.SyscallConn()
+	if err != nil {
+		return err
+	}
+	wc, err := dst.SyscallConn()
+	if err != nil {
+		return err
+	}
+	p, err := pp.get()
+	if err != nil {
+		return err
+	}
+	s := &spliceState{p: p, chunkMax: p.size}
+	s.readFn = func(fd uintptr) bool {
+		for {
+			s.n, s.err = unix.Splice(int(fd), nil, s.p.w, nil, s.chunkMax, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+			if s.err != unix.EINTR {
+				break
+			}
+		}
+		// EAGAIN: the socket has nothing (the pipe is empty on entry), so
+		// let the poller wait for it to become readable.
+		return s.err != unix.EAGAIN
+	}
+	s.writeFn = func(fd uintptr) bool {
+		for {
+			s.n, s.err = unix.Splice(s.p.r, nil, int(fd), nil, s.inPipe, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+			if s.err != unix.EINTR {
+				break
+			}
+		}
+		return s.err != unix.EAGAIN
+	}
+	defer func() { pp.put(s.p, s.inPipe == 0) }()
+	for {
+		if err := rc.Read(s.readFn); err != nil {
+			return err
+		}
+		if s.err != nil {
+			return fmt.Errorf("splice from socket: %w", s.err)
+		}
+		if s.n == 0 {
+			return nil // EOF
+		}
+		count(s.n, 1)
+		s.inPipe = int(s.n)
+		for s.inPipe > 0 {
+			if err := wc.Write(s.writeFn); err != nil {
+				return err
+			}
+			if s.err != nil {
+				return fmt.Errorf("splice to socket: %w", s.err)
+			}
+			if s.n == 0 {
+				return errors.New("splice to socket moved nothing: the peer is gone")
+			}
+			s.inPipe -= int(s.n)
+		}
+	}
+}
