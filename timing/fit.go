@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -112,32 +113,46 @@ func FitPoints(points []Point) (Fit, error) {
 	return f, nil
 }
 
-// wls fits t = a + b·x with weights 1/t² and fills the model fields of f.
+// irlsPasses is how many times the weights are recomputed from the fitted
+// times: weighting by the observed times alone favours points that happened
+// to come out fast, which biases the fit and narrows its intervals.
+const irlsPasses = 3
+
+// wls fits t = a + b·x with relative weights 1/t̂², where t̂ is first the
+// observed time and then the fitted one, and fills the model fields of f.
 func wls(f *Fit, xs, ts []float64) error {
 	// Scale x to MiB so the normal equations stay well conditioned.
 	const scale = 1 << 20
-	var s, sx, sy, sxx, sxy float64
-	for i := range xs {
-		w := 1 / (ts[i] * ts[i])
-		x := xs[i] / scale
-		s += w
-		sx += w * x
-		sy += w * ts[i]
-		sxx += w * x * x
-		sxy += w * x * ts[i]
+	ref := slices.Clone(ts)
+	var a, b, s, sx, sy, sxx, sxy, d float64
+	for pass := 0; pass <= irlsPasses; pass++ {
+		s, sx, sy, sxx, sxy = 0, 0, 0, 0, 0
+		for i := range xs {
+			w := 1 / (ref[i] * ref[i])
+			x := xs[i] / scale
+			s += w
+			sx += w * x
+			sy += w * ts[i]
+			sxx += w * x * x
+			sxy += w * x * ts[i]
+		}
+		d = s*sxx - sx*sx
+		if d <= 0 || math.IsNaN(d) {
+			return fmt.Errorf("fit: all points have the same size; measure at least 3 sizes")
+		}
+		b = (s*sxy - sx*sy) / d
+		a = (sxx*sy - sx*sxy) / d
+		for i := range xs {
+			if t := a + b*xs[i]/scale; t > 0 {
+				ref[i] = t
+			}
+		}
 	}
-	d := s*sxx - sx*sx
-	if d <= 0 || math.IsNaN(d) {
-		return fmt.Errorf("fit: all points have the same size; measure at least 3 sizes")
-	}
-	b := (s*sxy - sx*sy) / d
-	a := (sxx*sy - sx*sxy) / d
 	m := float64(len(xs))
-	var ssres, ssrel, ybar float64
-	ybar = sy / s
-	var sstot float64
+	ybar := sy / s
+	var ssres, ssrel, sstot float64
 	for i := range xs {
-		w := 1 / (ts[i] * ts[i])
+		w := 1 / (ref[i] * ref[i])
 		r := ts[i] - a - b*xs[i]/scale
 		ssres += w * r * r
 		ssrel += (r / ts[i]) * (r / ts[i])

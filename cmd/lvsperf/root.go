@@ -18,6 +18,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
+		newNetpipeCmd(),
+		newStreamCmd(),
 		newServeCmd(),
 		newProbeCmd(),
 	)

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/lvsperf/lvsperf/internal/wire"
+	"github.com/lvsperf/lvsperf/netpipe"
+	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/runner"
+	"github.com/lvsperf/lvsperf/streamer"
+	"github.com/lvsperf/lvsperf/timing"
+)
+
+// netpipeFlags binds the flags netpipe and stream share.
+type netpipeFlags struct {
+	opts                  netpipe.RunOptions
+	start, end, pert, buf string
+	serve, loopback, json bool
+	listen                string
+	quiet, noPlots        bool
+	nodelay               bool
+}
+
+func (f *netpipeFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.opts.Host, "host", "h", "", "receiver host[:port] (default port 5002); without it a receiver runs in-process on loopback")
+	fs.BoolVar(&f.loopback, "loopback", false, "run the receiver in-process on loopback (the default when no --host is given)")
+	fs.StringVarP(&f.start, "start", "l", "1", "smallest message size (NetPIPE -l)")
+	fs.StringVarP(&f.end, "end", "u", "10000000", "largest base message size, e.g. 8M (NetPIPE -u; the +p point may pass it)")
+	fs.StringVarP(&f.pert, "perturbation", "p", "3", "perturbation in bytes: each size c is also run as c-p and c+p; 0 turns it off (NetPIPE -p)")
+	fs.StringVarP(&f.buf, "buffer", "b", "0", "SO_SNDBUF and SO_RCVBUF on both ends, e.g. 256k; 0 keeps the kernel's autotuning (NetPIPE -b)")
+	fs.BoolVar(&f.nodelay, "nodelay", true, "set TCP_NODELAY (NetPIPE always does)")
+	fs.BoolVarP(&f.opts.Reconnect, "reconnect", "r", false, "open a new connection for every size")
+	fs.BoolVarP(&f.opts.Verify, "integrity", "i", false, "check every byte of every message at both ends")
+	fs.IntVarP(&f.opts.Reps, "reps", "n", 0, "fixed repetitions per trial instead of calibrating (NetPIPE -n)")
+	fs.IntVar(&f.opts.Trials, "trials", 0, "trials per size (default 3); the best is reported, as NetPIPE does")
+	fs.DurationVar(&f.opts.TrialTime, "trial-time", 0, "target time of one trial (default 100ms)")
+	fs.DurationVar(&f.opts.Warmup, "warmup", 0, "warm-up before the first size (default 50ms)")
+	fs.DurationVar(&f.opts.Budget, "budget", 0, "scale trials to fit the whole sweep in this wall time, e.g. 30s")
+	fs.DurationVar(&f.opts.IOTimeout, "io-timeout", 0, "how long to wait for a silent peer (default 30s)")
+	fs.StringSliceVar(&f.opts.Via, "via", nil, "paths to measure, one series each: direct, director (e.g. --via direct,director)")
+	fs.StringVar(&f.opts.Scheduler, "scheduler", "rr", "director scheduler with --via director")
+	fs.IntVar(&f.opts.Realservers, "realservers", 1, "in-process realservers behind the director with --via director")
+	fs.StringVar(&f.opts.OutDir, "out", "out", "directory for the result file and plots")
+	fs.StringVar(&f.opts.Name, "name", "", "base name of the result files (default <probe>-<time>)")
+	fs.BoolVar(&f.json, "json", false, "print the run (fits included) as JSON on stdout; the table goes to stderr")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
+	fs.BoolVar(&f.noPlots, "no-plots", false, "do not draw plots")
+	fs.BoolVar(&f.serve, "serve", false, "run a receiver (for ping-pong and streams) until interrupted")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:5002", "address the receiver listens on with --serve (0.0.0.0:5002 for other hosts)")
+	fs.Bool("help", false, "help for this command")
+}
+
+func (f *netpipeFlags) parse() error {
+	var err error
+	for _, s := range []struct {
+		name string
+		in   string
+		out  *timing.Bytes
+	}{{"--start", f.start, &f.opts.Start}, {"--end", f.end, &f.opts.End}, {"--perturbation", f.pert, &f.opts.Perturbation}, {"--buffer", f.buf, &f.opts.Buffer}} {
+		if *s.out, err = timing.ParseBytes(s.in); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	f.opts.NoPerturbation = f.opts.Perturbation == 0
+	f.opts.Delay = !f.nodelay
+	if f.loopback && f.opts.Host != "" {
+		return fmt.Errorf("--loopback and --host exclude each other: drop one")
+	}
+	return nil
+}
+
+func newNetpipeCmd() *cobra.Command {
+	return newPingStreamCmd("netpipe", "NetPIPE ping-pong: half the round trip of messages of doubling size", netpipe.DialProbe)
+}
+
+func newStreamCmd() *cobra.Command {
+	return newPingStreamCmd("stream", "NetPIPE stream mode: messages of doubling size one way, a small acknowledgement back", streamer.DialProbe)
+}
+
+func newPingStreamCmd(probe, short string, dial func(context.Context, netpipe.Options) (runner.Probe, error)) *cobra.Command {
+	f := &netpipeFlags{}
+	c := &cobra.Command{
+		Use:   probe + " [flags]",
+		Short: short,
+		Example: "  lvsperf " + probe + "                                 # both ends in-process on loopback\n" +
+			"  lvsperf " + probe + " -u 8M --via direct,director      # direct and through the embedded director, one plot\n" +
+			"  lvsperf " + probe + " --serve --listen 0.0.0.0:5002    # receiver on the far host, then: lvsperf " + probe + " -h far-host",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.parse(); err != nil {
+				return err
+			}
+			if f.serve {
+				return serveNetpipe(cmd.Context(), f)
+			}
+			cfg, err := f.opts.Config(probe, dial)
+			if err != nil {
+				return err
+			}
+			return runAndReport(cmd.Context(), cfg, f.json, f.quiet, f.noPlots)
+		},
+	}
+	f.bind(c.Flags())
+	return c
+}
+
+func serveNetpipe(ctx context.Context, f *netpipeFlags) error {
+	s, err := netpipe.NewServer(ctx, netpipe.ServerOptions{Listen: f.listen,
+		Sock: wire.SockOptions{Buffer: int(f.opts.Buffer), Delay: f.opts.Delay, IOTimeout: f.opts.IOTimeout}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "netpipe receiver on %s (ping-pong and stream); Ctrl-C stops it\n", s.Addr())
+	<-ctx.Done()
+	return s.Close()
+}
+
+// runAndReport runs cfg, prints the table (or JSON), and draws the plots.
+func runAndReport(ctx context.Context, cfg runner.Config, asJSON, quiet, noPlots bool) error {
+	out := os.Stdout
+	if asJSON {
+		out = os.Stderr
+	}
+	if !quiet {
+		cfg.Progress = os.Stderr
+	}
+	res, runErr := runner.Run(ctx, cfg)
+	if res.Run == nil || len(res.Run.Series) == 0 {
+		return runErr
+	}
+	if err := runner.WriteTable(out, res.Run); err != nil {
+		return err
+	}
+	if res.File != "" {
+		fmt.Fprintf(out, "results: %s\n", res.File)
+		if !noPlots {
+			base := filepath.Base(res.File[:len(res.File)-len(results.Extension)])
+			files, err := drawPlots(filepath.Dir(res.File), base, []*results.Run{res.Run})
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "plots: %v\n", err)
+			} else {
+				fmt.Fprintf(out, "plots: %d files in %s (%s-*.png)\n", len(files), filepath.Dir(res.File), base)
+			}
+		}
+	}
+	if asJSON {
+		if err := results.EncodeJSON(os.Stdout, res.Run); err != nil {
+			return err
+		}
+	}
+	if runErr != nil {
+		return fmt.Errorf("%w (the sizes finished before it are kept in %s)", runErr, res.File)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package netpipe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/lvsperf/lvsperf/internal/wire"
+	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/runner"
+	"github.com/lvsperf/lvsperf/timing"
+)
+
+// RunOptions are the settings of `lvsperf netpipe` and `lvsperf stream`,
+// named after NetPIPE's flags where NetPIPE has one. The zero value of each
+// field means its default.
+type RunOptions struct {
+	// Host is the receiver's host[:port]; empty runs an in-process
+	// receiver on loopback (--loopback).
+	Host string
+	// Start, End and Perturbation shape NetPIPE's schedule (-l, -u, -p).
+	Start, End, Perturbation timing.Bytes
+	// NoPerturbation turns -p off (NetPIPE's -p 0).
+	NoPerturbation bool
+	// Buffer sets SO_SNDBUF/SO_RCVBUF on both ends (-b).
+	Buffer timing.Bytes
+	// Delay leaves Nagle on (NetPIPE always sets TCP_NODELAY).
+	Delay bool
+	// Reconnect opens a new connection per size; Verify checks every byte.
+	Reconnect, Verify bool
+	// Reps fixes the repetitions per trial (-n); Trials, TrialTime, Warmup
+	// and Budget go to the timing core.
+	Reps, Trials int
+	TrialTime    time.Duration
+	Warmup       time.Duration
+	Budget       time.Duration
+	// IOTimeout bounds waiting for a silent peer.
+	IOTimeout time.Duration
+	// Via lists the paths to measure, one series each (direct, director).
+	Via         []string
+	Scheduler   string
+	Realservers int
+	OutDir      string
+	Name        string
+}
+
+func (o RunOptions) sock() wire.SockOptions {
+	return wire.SockOptions{Buffer: int(o.Buffer), Delay: o.Delay, IOTimeout: o.IOTimeout}
+}
+
+// Config turns the options into a runner configuration for probe (netpipe
+// or stream) using dial to connect, or explains what is wrong with them.
+func (o RunOptions) Config(probe string, dial func(ctx context.Context, opts Options) (runner.Probe, error)) (runner.Config, error) {
+	var cfg runner.Config
+	if o.Start == 0 {
+		o.Start = 1
+	}
+	if o.End == 0 {
+		o.End = timing.NetPIPEDefaultEnd
+	}
+	pert := o.Perturbation
+	if pert == 0 {
+		pert = timing.NetPIPEDefaultPerturbation
+	}
+	if o.NoPerturbation {
+		pert = 0
+	}
+	if o.Buffer < 0 || o.Buffer > 1<<30 {
+		return cfg, fmt.Errorf("buffer size %d: want 0 (kernel default) to 1 GiB", o.Buffer)
+	}
+	if o.End > wire.MaxSize-pert {
+		return cfg, fmt.Errorf("end size %d: the receiver takes messages up to %d bytes", o.End, wire.MaxSize)
+	}
+	sizes, err := timing.NetPIPESizes(o.Start, o.End, pert)
+	if err != nil {
+		return cfg, err
+	}
+	if o.Reps < 0 || o.Reps > wire.MaxReps {
+		return cfg, fmt.Errorf("repetitions %d: want 1 to %d", o.Reps, wire.MaxReps)
+	}
+	topts := timing.Options{Sizes: sizes, Reps: o.Reps, Trials: o.Trials, TrialTime: o.TrialTime, Warmup: o.Warmup, Budget: o.Budget}
+	if _, err := topts.Normalize(); err != nil {
+		return cfg, err
+	}
+	sock := o.sock()
+	cfg = runner.Config{
+		Probe:  probe,
+		Timing: topts,
+		OutDir: o.OutDir,
+		Name:   o.Name,
+		Options: map[string]string{
+			"start": strconv.FormatInt(int64(o.Start), 10), "end": strconv.FormatInt(int64(o.End), 10),
+			"perturbation": strconv.FormatInt(int64(pert), 10), "buffer": strconv.FormatInt(int64(o.Buffer), 10),
+			"nodelay": strconv.FormatBool(!o.Delay), "reconnect": strconv.FormatBool(o.Reconnect),
+			"verify": strconv.FormatBool(o.Verify), "host": o.Host,
+		},
+		Dial: func(ctx context.Context, target string) (runner.Probe, error) {
+			return dial(ctx, Options{Addr: target, Sock: sock, Reconnect: o.Reconnect, Verify: o.Verify})
+		},
+	}
+	if o.Host != "" {
+		if len(o.Via) > 1 || (len(o.Via) == 1 && o.Via[0] != string(paths.Direct)) {
+			return cfg, errors.New("--via needs the in-process receivers: drop -h/--host, or point -h at a director you run yourself")
+		}
+		host := o.Host
+		if _, _, err := net.SplitHostPort(host); err != nil {
+			host = net.JoinHostPort(host, strconv.Itoa(DefaultPort))
+		}
+		cfg.Legs = []runner.Leg{{Target: host, Label: probe + " " + host}}
+		return cfg, nil
+	}
+	if len(o.Via) == 0 {
+		o.Via = []string{string(paths.Direct)}
+	}
+	start := func(ctx context.Context) (string, func() error, error) {
+		s, err := NewServer(ctx, ServerOptions{Listen: "127.0.0.1:0", Sock: sock})
+		if err != nil {
+			return "", nil, err
+		}
+		return s.Addr(), s.Close, nil
+	}
+	for _, v := range o.Via {
+		spec := paths.Spec{Via: paths.Via(v), Scheduler: o.Scheduler, Realservers: o.Realservers}
+		if spec.Via == paths.Direct {
+			spec.Realservers = 0
+		}
+		label := probe + " " + v
+		if spec.Via == paths.Director {
+			label = fmt.Sprintf("%s director(%s)", probe, orDefault(o.Scheduler, "rr"))
+		}
+		cfg.Legs = append(cfg.Legs, runner.Leg{Spec: spec, Start: start, Label: label})
+	}
+	cfg.Options["via"] = fmt.Sprint(o.Via)
+	return cfg, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// DialProbe connects a ping-pong transmitter; it is the netpipe dialer for Config.
+func DialProbe(ctx context.Context, opts Options) (runner.Probe, error) {
+	return Dial(ctx, opts)
+}
