@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/ptester"
+	"github.com/lvsperf/lvsperf/results"
+)
+
+// ptesterFlags are the command's flags before they become options.
+type ptesterFlags struct {
+	o           ptester.Options
+	seconds     string
+	jsonOut     bool
+	sweep       bool
+	from, to    int
+	trials      int
+	out         string
+	dir         string
+	via         string
+	scheduler   string
+	realservers int
+}
+
+// newPtesterCmd is the HTTP hammer: ptester's options, plus concurrency, an
+// open loop and a size sweep.
+func newPtesterCmd() *cobra.Command {
+	var f ptesterFlags
+	c := &cobra.Command{
+		Use:   "ptester [-h host[:port]] [-t seconds] [-k K] [-c clients] [PATH]",
+		Short: "HTTP hammer: GET one path for -t seconds, -k GETs per connection, -c synchronised clients",
+		Long: `ptester fetches PATH again and again for -t seconds from -c clients released
+together, opening a new TCP connection for every GET (-k 1, non-persistent) or
+keeping K GETs on one connection (-k K, persistent). It prints hits/sec,
+throughput, connect and transfer times (min, mean, HDR percentiles, max) and
+errors by kind (refused, ports, reset, timeout, bad_status, short_body).
+
+With --rate R it runs an open loop at R requests/s in total and measures each
+request from its intended send time, so a stalled server shows in the high
+percentiles (coordinated omission); the uncorrected figures are printed too.
+
+Without -h it starts its own file server(s) on 127.0.0.1 (lvsperf serve http),
+reached --via direct or --via director (--scheduler, --realservers).
+
+Sweep mode (--sweep): runs /file/file.FROM … /file/file.TO (default 0 … 20,
+i.e. 1 B … 1 MiB; --to 26 for the seed's full 64 MiB) persistent (-k K,
+default 100) and non-persistent (-k 1), -t per size (default 0.5 s, split in
+--trials runs), and writes a results run (ptester-<via>.lvsperf) and plots
+(throughput, hits/sec, min and max transfer time vs size, both modes on one
+figure, with the latency/max_rate fit) into --out.
+
+Examples:
+  lvsperf serve http --addr 127.0.0.1:8080 &
+  lvsperf ptester -h 127.0.0.1:8080 -t 10 -k 1 -c 32 /file/file.0
+  lvsperf ptester -h 127.0.0.1:8080 -t 5 -k 100 -c 4 --rate 2000 /file/file.10
+  lvsperf ptester --sweep --via director --realservers 2 -c 4 --out results/`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				f.o.Path = args[0]
+			}
+			flags := cmd.Flags()
+			if flags.Changed("time") {
+				d, err := ptester.ParseSeconds(f.seconds)
+				if err != nil {
+					return err
+				}
+				f.o.Duration = d
+			}
+			spec := paths.Spec{Via: paths.Via(f.via), Scheduler: f.scheduler, Realservers: f.realservers}
+			if f.sweep {
+				return runPtesterSweep(cmd, f, spec)
+			}
+			if f.o.Target == "" {
+				return fmt.Errorf("no host: want -h host[:port] (or --sweep, which starts its own servers)")
+			}
+			if spec.Via == paths.Director {
+				return fmt.Errorf("--via director is for --sweep, which starts file servers behind the director; point -h at a running director instead")
+			}
+			if err := f.o.Check(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			rep, err := ptester.Run(ctx, f.o)
+			if rep != nil {
+				if f.jsonOut {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					if jerr := enc.Encode(rep); jerr != nil {
+						return jerr
+					}
+				} else if werr := rep.WriteText(cmd.OutOrStdout()); werr != nil {
+					return werr
+				}
+			}
+			return err
+		},
+	}
+	// -h is ptester's host; help stays reachable as --help.
+	c.Flags().Bool("help", false, "help for ptester")
+	fl := c.Flags()
+	fl.StringVarP(&f.o.Target, "host", "h", "", "server as host[:port] (port 80 when absent) or http://host:port/path")
+	fl.StringVarP(&f.seconds, "time", "t", "10", "seconds to run (or a duration such as 500ms); per size with --sweep (default there 0.5)")
+	fl.IntVarP(&f.o.KeepAlive, "keepalive", "k", 1, "GETs per TCP connection: 1 = new connection per GET (non-persistent); with --sweep, the persistent mode's K (default 100)")
+	fl.IntVarP(&f.o.Clients, "clients", "c", 1, "concurrent clients, started together")
+	fl.Float64Var(&f.o.Rate, "rate", 0, "open loop: total requests per second (0 = closed loop, as fast as possible)")
+	fl.DurationVar(&f.o.Timeout, "timeout", ptester.DefaultTimeout, "time allowed for one request (connect + response)")
+	fl.BoolVar(&f.o.NoPrefetch, "no-prefetch", false, "skip the untimed GET before the run")
+	fl.IntVar(&f.o.Sources, "sources", 0, "spread connections over this many source addresses 127.0.0.2… (loopback targets; more ephemeral ports)")
+	fl.BoolVar(&f.o.Linger0, "linger0", false, "close with SO_LINGER 0 (RST): no TIME_WAIT on the client")
+	fl.BoolVar(&f.o.Verify, "verify", false, "check that every body byte is '0'")
+	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	fl.BoolVar(&f.sweep, "sweep", false, "sweep file.FROM…file.TO persistent and non-persistent; write a run and plots")
+	fl.IntVar(&f.from, "from", 0, "sweep: first file exponent (file.N = 2^N bytes)")
+	fl.IntVar(&f.to, "to", ptester.DefaultSweepTo, "sweep: last file exponent (at most 26 = 64 MiB)")
+	fl.IntVar(&f.trials, "trials", ptester.DefaultSweepTrials, "sweep: runs per size (their mean times are the point's trials)")
+	fl.StringVar(&f.out, "out", ".", "sweep: directory for the run file and plots")
+	fl.StringVar(&f.dir, "dir", "", "sweep: the started servers serve files from this directory instead of memory")
+	fl.StringVar(&f.via, "via", "direct", "path: direct or director")
+	fl.StringVar(&f.scheduler, "scheduler", "rr", "director scheduler (with --via director)")
+	fl.IntVar(&f.realservers, "realservers", 1, "file servers behind the director (with --via director)")
+	return c
+}
+
+func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error {
+	flags := cmd.Flags()
+	o := f.o
+	if !flags.Changed("time") {
+		o.Duration = ptester.DefaultPerSize
+	}
+	if !flags.Changed("keepalive") {
+		o.KeepAlive = ptester.DefaultSweepKeepAlive
+	}
+	chk := o
+	if chk.Target == "" {
+		chk.Target = "127.0.0.1:80" // the sweep starts its own servers
+	}
+	if err := chk.Check(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	w := cmd.ErrOrStderr()
+	run, err := ptester.Sweep(ctx, ptester.SweepOptions{
+		Hammer: o, From: f.from, To: f.to, Trials: f.trials, Path: spec, Dir: f.dir,
+	}, func(p ptester.SweepProgress) {
+		r := p.Report
+		fmt.Fprintf(w, "%-14s file.%-2d  %10.1f hits/s  %10.2f MiB/s  min %-10v max %-10v errors %d\n",
+			p.Mode, p.Exp, r.HitsPerSec, r.Throughput.BytesPerSecond()/(1<<20), r.Latency.Min, r.Latency.Max, r.Errs())
+	})
+	if run == nil {
+		return err
+	}
+	base := filepath.Join(f.out, "ptester-"+sanitize(run.Path))
+	if serr := results.Save(base+".lvsperf", run); serr != nil {
+		return fmt.Errorf("save run: %w (sweep error: %v)", serr, err)
+	}
+	files, perr := ptester.WritePlots(f.out, "ptester-"+sanitize(run.Path), run)
+	out := cmd.OutOrStdout()
+	if f.jsonOut {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(run); jerr != nil {
+			return jerr
+		}
+	} else {
+		if werr := ptester.WriteSweepText(out, run); werr != nil {
+			return werr
+		}
+		fmt.Fprintf(out, "run saved to %s.lvsperf\n", base)
+		for _, p := range files {
+			fmt.Fprintf(out, "plot %s\n", p)
+		}
+	}
+	if perr != nil {
+		return fmt.Errorf("plots: %w", perr)
+	}
+	return err
+}
+
+// sanitize turns a path name such as "director/proxy/rr" into a file name part.
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '/' || c == ' ' {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
