@@ -22,6 +22,7 @@ func newRootCmd() *cobra.Command {
 		newStreamCmd(),
 		newServeCmd(),
 		newProbeCmd(),
+		newPtesterCmd(),
 	)
 	return root
 }

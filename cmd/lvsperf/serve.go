@@ -10,7 +10,8 @@ func newServeCmd() *cobra.Command {
 		Short: "Run a realserver-side server (http, rsh, lpd, nfs, ftp, netpipe) until interrupted",
 	}
 	c.AddCommand(
-	// serve subcommands: one line each
+		// serve subcommands: one line each
+		newServeHTTPCmd(),
 	)
 	return c
 }
