@@ -90,7 +90,7 @@ type Result struct {
 
 // Exec runs command on the rshd at addr with stdin as its input, as
 // `rsh host command < file` does: it returns once the server has closed
-// both streams (the end of the remote command).
+// both streams (the end of the remote command). A nil stdin sends nothing.
 func Exec(ctx context.Context, addr, command string, stdin io.Reader, opts ClientOptions) (Result, error) {
 	var res Result
 	o, err := opts.normalize()
@@ -153,6 +153,9 @@ func Exec(ctx context.Context, addr, command string, stdin io.Reader, opts Clien
 		go func() { b, err := keep(errc); errcDone <- drained{b, err} }()
 	} else {
 		errcDone <- drained{}
+	}
+	if stdin == nil {
+		stdin = eof{}
 	}
 	n, werr := io.Copy(c, stdin)
 	res.Sent = timing.Bytes(n)
@@ -324,3 +327,8 @@ func readLine(r *bufio.Reader, max int) (string, error) {
 	}
 	return string(b), nil
 }
+
+// eof is an empty input.
+type eof struct{}
+
+func (eof) Read([]byte) (int, error) { return 0, io.EOF }

@@ -1,0 +1,193 @@
+package rsh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsperf/lvsperf/probes"
+	"github.com/lvsperf/lvsperf/probes/internal/nsexec"
+	"github.com/lvsperf/lvsperf/timing"
+)
+
+func TestMain(m *testing.M) {
+	nsexec.Main(map[string]nsexec.Func{
+		"debian-clients-to-ours": debianClientsToOurs,
+		"ours-to-inrshd":         oursToInRshd,
+	})
+	os.Exit(m.Run())
+}
+
+// TestInteropDebianClients runs netkit rsh (which can only dial port 514)
+// and rsh-redone's rsh against our server on 127.0.0.1:514 of a private
+// network namespace.
+func TestInteropDebianClients(t *testing.T) {
+	nsexec.Require(t, "netkit-rsh", "rsh-redone-rsh")
+	nsexec.Run(t, "debian-clients-to-ours", 20*time.Second)
+}
+
+// TestInteropInRshd runs our client against Debian's in.rshd, started per
+// connection by a small inetd-like launcher on 127.0.0.1:514 of a private
+// namespace, with /root/.rhosts on a private overlay.
+func TestInteropInRshd(t *testing.T) {
+	nsexec.Require(t, "/usr/sbin/in.rshd")
+	nsexec.Run(t, "ours-to-inrshd", 20*time.Second)
+}
+
+func writePattern(path string, n timing.Bytes) ([]byte, error) {
+	var b bytes.Buffer
+	io.Copy(&b, probes.NewPattern(n))
+	return b.Bytes(), os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+func debianClientsToOurs(dir string) error {
+	spool := filepath.Join(dir, "spool")
+	if err := os.Mkdir(spool, 0o755); err != nil {
+		return err
+	}
+	s, err := NewServer(Options{Listen: DefaultAddr, SpoolDir: spool, Logf: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	in := filepath.Join(dir, "in")
+	data, err := writePattern(in, 1<<20+3)
+	if err != nil {
+		return err
+	}
+	run := func(argv []string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		f, err := os.Open(in)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Stdin = f
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	completed := int64(0)
+	for _, client := range [][]string{{"netkit-rsh", "127.0.0.1"}, {"rsh-redone-rsh", "-p", "514", "127.0.0.1"}} {
+		name := client[0]
+		for _, c := range []string{"cat > /dev/null", "(cd /usr; cat > file.20)"} {
+			out, err := run(append(client, c))
+			if err != nil {
+				return fmt.Errorf("%s %q: %v: %s", name, c, err, out)
+			}
+			completed++
+		}
+		// Each client's copy must be whole and the only file.
+		got, err := os.ReadFile(filepath.Join(spool, "file.20"))
+		if err != nil || !bytes.Equal(got, data) {
+			return fmt.Errorf("%s: spooled file.20 has %d bytes (%v), want %d identical bytes", name, len(got), err, len(data))
+		}
+		os.Remove(filepath.Join(spool, "file.20"))
+		// netkit rsh prints the server's message; rsh-redone only says it
+		// got no NUL status byte.
+		out, err := run(append(client, "ls /"))
+		if err == nil || !(strings.Contains(out, "refused") || name == "rsh-redone-rsh" && strings.Contains(out, "NULL byte")) {
+			return fmt.Errorf("%s: `ls /` gave %v with %q; want a failure carrying the server's refusal", name, err, out)
+		}
+		fmt.Printf("%s: copies OK; `ls /` refused: %s\n", name, strings.TrimSpace(out))
+	}
+	for i := 0; i < 100 && s.Stats().Completed < completed; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := s.Stats(); st.Completed != completed || st.Failed != 0 || st.Refused != 2 {
+		return fmt.Errorf("server stats %+v: want %d completed, 2 refused, none failed", st, completed)
+	}
+	return nil
+}
+
+// launchInRshd accepts on ln and runs in.rshd per connection with the
+// socket as fds 0, 1 and 2, as inetd's nowait mode does.
+func launchInRshd(ln *net.TCPListener) {
+	for {
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			return
+		}
+		f, err := c.File()
+		c.Close()
+		if err != nil {
+			continue
+		}
+		cmd := exec.Command("/usr/sbin/in.rshd")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = f, f, f
+		if err := cmd.Start(); err != nil {
+			fmt.Println("start in.rshd:", err)
+		} else {
+			go cmd.Wait()
+		}
+		f.Close()
+	}
+}
+
+func oursToInRshd(dir string) error {
+	if err := nsexec.Overlay("/root", filepath.Join(dir, "root-overlay")); err != nil {
+		return err
+	}
+	if err := os.WriteFile("/root/.rhosts", []byte("localhost root\n127.0.0.1 root\n"), 0o600); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", DefaultAddr)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	go launchInRshd(l.(*net.TCPListener))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	opts := ClientOptions{LocalUser: "root", RemoteUser: "root", Ports: PortReserved}
+	res, err := Exec(ctx, DefaultAddr, "cat > /dev/null", probes.NewPattern(4<<20), opts)
+	if err != nil || len(res.Stderr) > 0 {
+		return fmt.Errorf("copy to /dev/null: %v, stderr %q", err, res.Stderr)
+	}
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return err
+	}
+	if _, err := Exec(ctx, DefaultAddr, "(cd "+out+"; cat > file.17)", probes.NewPattern(1<<17), opts); err != nil {
+		return fmt.Errorf("seed-form copy: %v", err)
+	}
+	var want bytes.Buffer
+	io.Copy(&want, probes.NewPattern(1<<17))
+	if got, err := os.ReadFile(filepath.Join(out, "file.17")); err != nil || !bytes.Equal(got, want.Bytes()) {
+		return fmt.Errorf("in.rshd wrote %d bytes (%v), want %d identical bytes", len(got), err, want.Len())
+	}
+	res, err = Exec(ctx, DefaultAddr, "echo on-stderr >&2", nil, opts)
+	if err != nil || string(res.Stderr) != "on-stderr\n" {
+		return fmt.Errorf("stderr channel: %v, got %q; want \"on-stderr\\n\"", err, res.Stderr)
+	}
+	_, err = Exec(ctx, DefaultAddr, "cat > /dev/null", nil, ClientOptions{LocalUser: "root", RemoteUser: "nosuchuser", Ports: PortReserved})
+	if !errors.Is(err, ErrRefused) {
+		return fmt.Errorf("unknown remote user: got %v, want a refusal", err)
+	}
+	fmt.Println("unknown user:", err)
+
+	// in.rshd costs tens of milliseconds per copy (PAM, a fork and a
+	// shell), so the sweep takes every fourth power of two, twice each.
+	sizes := []timing.Bytes{1, 1 << 4, 1 << 8, 1 << 12, 1 << 16, 1 << 20, 1 << 22}
+	ser, err := timing.Sweep(ctx, NewProbe(DefaultAddr, ProbeOptions{Client: opts}), timing.Options{Sizes: sizes, Reps: 2, Trials: 1, Warmup: -1}, nil)
+	if err != nil {
+		return fmt.Errorf("sweep against in.rshd: %w", err)
+	}
+	if ser.Fit == nil {
+		return fmt.Errorf("sweep against in.rshd: %d points, no fit: %s", len(ser.Points), ser.FitError)
+	}
+	fmt.Printf("in.rshd sweep 1B–%v: latency %v, max rate %v, %d points, stopped %q\n",
+		ser.Points[len(ser.Points)-1].Bytes, ser.Fit.Latency, ser.Fit.MaxRate, len(ser.Points), ser.Stopped)
+	return nil
+}
