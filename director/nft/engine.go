@@ -55,7 +55,7 @@ type Config struct {
 	// VIP the client connects to (unused by Forward).
 	VIP netip.Addr
 	// Port restricts the service to one TCP port; 0 takes every TCP port.
-	Port uint16
+	Port        uint16
 	Realservers []Realserver
 	// Scheduler fills the hash buckets (default "wrr"); see Buckets.
 	Scheduler string
