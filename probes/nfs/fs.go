@@ -101,7 +101,7 @@ func (f exportFS) Symlink(target, link string) error {
 	return fmt.Errorf("symlink %q: the benchmark export does not make links: %w", link, os.ErrPermission)
 }
 
-func (f exportFS) Chmod(name string, mode os.FileMode) error          { return checkName(name) }
-func (f exportFS) Lchown(name string, uid, gid int) error              { return checkName(name) }
-func (f exportFS) Chown(name string, uid, gid int) error               { return checkName(name) }
+func (f exportFS) Chmod(name string, mode os.FileMode) error         { return checkName(name) }
+func (f exportFS) Lchown(name string, uid, gid int) error            { return checkName(name) }
+func (f exportFS) Chown(name string, uid, gid int) error             { return checkName(name) }
 func (f exportFS) Chtimes(name string, atime, mtime time.Time) error { return checkName(name) }
