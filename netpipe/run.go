@@ -14,6 +14,12 @@ import (
 	"github.com/lvsperf/lvsperf/timing"
 )
 
+// DefaultTrialTime is the target one-way time of a ping-pong trial: 50 ms,
+// so a trial lasts about 100 ms of wall time. NetPIPE aims at 100 ms of
+// one-way time but shortens most trials by its extrapolation; with the same
+// schedule the whole sweep then takes no longer than NPtcp's.
+const DefaultTrialTime = 50 * time.Millisecond
+
 // RunOptions are the settings of `lvsperf netpipe` and `lvsperf stream`,
 // named after NetPIPE's flags where NetPIPE has one. The zero value of each
 // field means its default.
@@ -80,6 +86,9 @@ func (o RunOptions) Config(probe string, dial func(ctx context.Context, opts Opt
 	}
 	if o.Reps < 0 || o.Reps > wire.MaxReps {
 		return cfg, fmt.Errorf("repetitions %d: want 1 to %d", o.Reps, wire.MaxReps)
+	}
+	if o.TrialTime == 0 {
+		o.TrialTime = DefaultTrialTime
 	}
 	topts := timing.Options{Sizes: sizes, Reps: o.Reps, Trials: o.Trials, TrialTime: o.TrialTime, Warmup: o.Warmup, Budget: o.Budget}
 	if _, err := topts.Normalize(); err != nil {

@@ -1,0 +1,38 @@
+# lvsperf — see README.md. `make demo` and `make test` do all the set-up they need.
+GO       ?= go
+BIN      := bin/lvsperf
+DEMO_OUT ?= demo-out
+
+.PHONY: build test vet fmt-check bench bench-netpipe demo clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/lvsperf
+
+# The whole suite; tests that need root or a Debian peer fail under CI=true
+# when it is missing and skip with a reason elsewhere (.ci/run installs them).
+test: fmt-check vet
+	$(GO) test -count=1 -timeout 14m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Side-by-side benchmarks against the real peers (NPtcp, HAProxy, nginx+wrk+hey).
+bench: bench-netpipe
+
+bench-netpipe:
+	$(GO) run ./bench/netpipe -rounds 3
+
+# The main job on the embedded default: both ends in one process on loopback,
+# direct and through the embedded director; results, plots and tables in $(DEMO_OUT).
+demo: build
+	mkdir -p $(DEMO_OUT)
+	$(BIN) netpipe --via direct,director -u 8M --budget 40s --out $(DEMO_OUT) --name netpipe
+	$(BIN) stream -u 8M --budget 20s --out $(DEMO_OUT) --name stream
+	@echo "demo: results, plots and tables are in $(DEMO_OUT)/"
+
+clean:
+	rm -rf bin $(DEMO_OUT) out
