@@ -23,6 +23,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(),
 		newProbeCmd(),
 		newPtesterCmd(),
+		newLabCmd(), newExperimentCmd(),
 	)
 	return root
 }

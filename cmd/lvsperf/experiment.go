@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lvsperf/lvsperf/lab/experiment"
+	"github.com/lvsperf/lvsperf/timing"
+)
+
+// newExperimentCmd is `lvsperf experiment NAME`: the seed's experiments in
+// the namespace lab.
+func newExperimentCmd() *cobra.Command {
+	var o experiment.Options
+	var maxSize string
+	var list []string
+	for _, n := range experiment.Names() {
+		list = append(list, fmt.Sprintf("  %-14s %s", n[0], n[1]))
+	}
+	c := &cobra.Command{
+		Use:   "experiment NAME",
+		Short: "Redo one of the seed's LVS experiments in the namespace lab (needs root)",
+		Long:  "Experiments:\n" + strings.Join(list, "\n"),
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if maxSize != "" {
+				n, err := timing.ParseBytes(maxSize)
+				if err != nil {
+					return err
+				}
+				o.MaxSize = n
+			}
+			o.Progress = cmd.ErrOrStderr()
+			reps, err := experiment.Run(cmd.Context(), args[0], o)
+			for _, r := range reps {
+				fmt.Fprintf(cmd.OutOrStdout(), "\n%s\nfiles: %s\n", r.Finding, strings.Join(r.Files, " "))
+			}
+			return err
+		},
+	}
+	c.Flags().StringVar(&o.OutDir, "out", "", "directory for results, plots and findings (default results/experiments)")
+	c.Flags().DurationVar(&o.Budget, "budget", 60*time.Second, "measuring time of one experiment (all: of the whole run)")
+	c.Flags().StringVar(&maxSize, "max-size", "", "largest netpipe message (default 1MiB)")
+	return c
+}

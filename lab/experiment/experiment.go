@@ -1,0 +1,258 @@
+package experiment
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lvsperf/lvsperf/lab"
+	"github.com/lvsperf/lvsperf/netpipe"
+	"github.com/lvsperf/lvsperf/plot"
+	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/timing"
+)
+
+// Options configure an experiment run. The zero value of each field means
+// its default.
+type Options struct {
+	// OutDir receives results (<name>.lvsperf), plots and the finding
+	// (<name>.txt). Default "results/experiments".
+	OutDir string
+	// Budget bounds one experiment's measuring time (default 60s); `all`
+	// splits its budget among the experiments.
+	Budget time.Duration
+	// MaxSize is the largest netpipe message (default 1 MiB).
+	MaxSize timing.Bytes
+	// Progress receives one line per finished curve (default io.Discard).
+	Progress io.Writer
+}
+
+func (o Options) normalize() Options {
+	if o.OutDir == "" {
+		o.OutDir = filepath.Join("results", "experiments")
+	}
+	if o.Budget == 0 {
+		o.Budget = 60 * time.Second
+	}
+	if o.MaxSize == 0 {
+		o.MaxSize = 1 << 20
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return o
+}
+
+// Report is what an experiment found.
+type Report struct {
+	Name string
+	// Finding is the text written beside the seed's finding.
+	Finding string
+	// Files written (results, plots, finding).
+	Files []string
+	// Latency lists each curve's fitted latency, for the `all` table.
+	Latency []LatencyRow
+}
+
+// LatencyRow is one curve's fitted latency and rate.
+type LatencyRow struct {
+	Experiment, Series string
+	Latency            time.Duration
+	MaxRate            timing.BitsPerSecond
+	LatencyBytes       timing.Bytes
+}
+
+type experiment struct {
+	name, about string
+	run         func(ctx context.Context, o Options) (*Report, error)
+}
+
+func registry() []experiment {
+	return []experiment{
+		{"paths", "netpipe direct / forward / NAT / DR / martian (seed §2.1)", runPaths},
+		{"mtu", "netpipe at MTU 1500, 750, 400, 200, offloads off: the pole moves with the MTU (seed §1.4)", runMTU},
+		{"nics", "one-NIC vs two-NIC director (seed §1.5.4)", notYet("nics")},
+		{"multi-netpipe", "two simultaneous netpipes from the director (seed §1.5.2-3)", notYet("multi-netpipe")},
+		{"tp", "transparent proxy on realserver, director, both (seed §3)", notYet("tp")},
+		{"http", "persistent vs non-persistent HTTP, 1 vs 2 realservers (seed §4)", notYet("http")},
+		{"stream", "netpipe streaming through the lab (seed §5.1)", notYet("stream")},
+		{"rsh", "rsh copy through the lab (seed §5.2)", notYet("rsh")},
+		{"lpd", "lpd printing through the lab (seed §5.3)", notYet("lpd")},
+		{"nfs", "NFS copy through the lab (seed §6)", notYet("nfs")},
+	}
+}
+
+func notYet(name string) func(context.Context, Options) (*Report, error) {
+	return func(context.Context, Options) (*Report, error) {
+		return nil, fmt.Errorf("not implemented yet: experiment %q (the lab and nft engine it needs exist; its probe wiring does not); run paths or mtu", name)
+	}
+}
+
+// Names lists the experiments with a one-line description each, "all" last.
+func Names() [][2]string {
+	var out [][2]string
+	for _, e := range registry() {
+		out = append(out, [2]string{e.name, e.about})
+	}
+	return append(out, [2]string{"all", "every experiment above within one budget, then the latency table"})
+}
+
+// Run runs the named experiment ("all" runs every implemented one).
+func Run(ctx context.Context, name string, o Options) ([]*Report, error) {
+	o = o.normalize()
+	if err := lab.CheckRoot(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	if name == "all" {
+		return runAll(ctx, o)
+	}
+	for _, e := range registry() {
+		if e.name == name {
+			r, err := e.run(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return []*Report{r}, nil
+		}
+	}
+	var names []string
+	for _, n := range Names() {
+		names = append(names, n[0])
+	}
+	return nil, fmt.Errorf("unknown experiment %q: want one of %s", name, strings.Join(names, ", "))
+}
+
+func runAll(ctx context.Context, o Options) ([]*Report, error) {
+	var reps []*Report
+	var skipped []string
+	exps := registry()
+	per := o.Budget / time.Duration(len(exps))
+	for _, e := range exps {
+		eo := o
+		eo.Budget = per
+		fmt.Fprintf(o.Progress, "== experiment %s (budget %v)\n", e.name, per.Round(time.Second))
+		r, err := e.run(ctx, eo)
+		if err != nil {
+			if strings.HasPrefix(err.Error(), "not implemented yet") {
+				skipped = append(skipped, e.name)
+				fmt.Fprintf(o.Progress, "   %v\n", err)
+				continue
+			}
+			return reps, fmt.Errorf("experiment %s: %w", e.name, err)
+		}
+		reps = append(reps, r)
+	}
+	var rows []LatencyRow
+	for _, r := range reps {
+		rows = append(rows, r.Latency...)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-10s %-22s %12s %14s %12s\n", "experiment", "series", "latency", "max rate", "lat×rate")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-10s %-22s %12v %14v %12v\n", r.Experiment, r.Series, r.Latency.Round(10*time.Nanosecond), r.MaxRate, r.LatencyBytes)
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(&b, "not implemented yet, skipped: %s\n", strings.Join(skipped, ", "))
+	}
+	path := filepath.Join(o.OutDir, "all.txt")
+	if err := results.WriteFileAtomic(path, []byte(b.String())); err != nil {
+		return reps, err
+	}
+	reps = append(reps, &Report{Name: "all", Finding: b.String(), Files: []string{path}})
+	return reps, nil
+}
+
+// netpipeOver measures one netpipe curve: a receiver in server listening
+// on port, a transmitter in client dialing target.
+func netpipeOver(ctx context.Context, server, client *lab.HostNS, target string, port int, topt timing.Options) (timing.Series, map[string]string, error) {
+	var srv *netpipe.Server
+	if err := server.Do(func() (err error) {
+		srv, err = netpipe.NewServer(ctx, netpipe.ServerOptions{Listen: fmt.Sprintf(":%d", port)})
+		return err
+	}); err != nil {
+		return timing.Series{}, nil, err
+	}
+	defer srv.Close()
+	var tx *netpipe.Transmitter
+	if err := client.Do(func() (err error) {
+		tx, err = netpipe.Dial(ctx, netpipe.Options{Addr: net.JoinHostPort(target, fmt.Sprint(port)), DialTimeout: 3 * time.Second})
+		return err
+	}); err != nil {
+		return timing.Series{}, nil, err
+	}
+	s, err := timing.Sweep(ctx, tx, topt, nil)
+	info := tx.Info()
+	if cerr := tx.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return s, info, err
+}
+
+// sizes is the netpipe schedule of the experiments: NetPIPE's sizes
+// without perturbation, 1 byte to max.
+func sizes(max timing.Bytes) []timing.Bytes {
+	s, err := timing.NetPIPESizes(1, max, 0)
+	if err != nil {
+		panic(err) // constant arguments
+	}
+	return s
+}
+
+// save writes the run, the plots and the finding.
+func save(o Options, name string, run *results.Run, finding string) ([]string, error) {
+	run.Finished = time.Now()
+	run.Complete = true
+	path := filepath.Join(o.OutDir, name+".lvsperf")
+	if err := results.Save(path, run); err != nil {
+		return nil, err
+	}
+	files := []string{path}
+	pf, err := plot.WriteAll(o.OutDir, name, run.Series)
+	files = append(files, pf...)
+	if err != nil {
+		return files, fmt.Errorf("plots of %s: %w", name, err)
+	}
+	tp := filepath.Join(o.OutDir, name+".txt")
+	if err := results.WriteFileAtomic(tp, []byte(finding)); err != nil {
+		return files, err
+	}
+	return append(files, tp), nil
+}
+
+func newRun(name string) *results.Run {
+	now := time.Now()
+	return &results.Run{Format: results.Format, Schema: results.Schema,
+		ID:    fmt.Sprintf("%s-%s-%d", name, now.UTC().Format("20060102T150405"), os.Getpid()),
+		Probe: "netpipe", Path: "lab/" + name, Started: now, Env: results.CollectEnv(),
+		Options: map[string]string{}}
+}
+
+func latencyRows(exp string, ss []results.Series) []LatencyRow {
+	var rows []LatencyRow
+	for _, s := range ss {
+		if s.Fit == nil {
+			continue
+		}
+		rows = append(rows, LatencyRow{Experiment: exp, Series: s.Label, Latency: s.Fit.Latency, MaxRate: s.Fit.MaxRate, LatencyBytes: s.Fit.LatencyBytes})
+	}
+	return rows
+}
+
+func medianDur(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
