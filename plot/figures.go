@@ -1,0 +1,329 @@
+package plot
+
+import (
+	"errors"
+	"fmt"
+	"image/color"
+	"math"
+	"strconv"
+	"time"
+
+	gplot "gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/timing"
+)
+
+// Figure names one of the figures this package draws.
+type Figure string
+
+// The figures, named as WriteAll names their files (<base>-<figure>.png).
+const (
+	// Signature is NetPIPE's signature graph: throughput against transfer
+	// time, both log.
+	Signature Figure = "signature"
+	// Throughput is throughput against message size (log size).
+	Throughput Figure = "throughput"
+	// Time is transfer time against message size, log-log, with the fit.
+	Time Figure = "time"
+)
+
+// Figures lists every figure in the order WriteAll writes them.
+func Figures() []Figure { return []Figure{Signature, Throughput, Time} }
+
+// ErrNothingToPlot is returned when no series has a point with a positive
+// size and time.
+var ErrNothingToPlot = errors.New("nothing to plot: no series has a point with a positive size and time")
+
+// Default figure size: 8 × 5 inches.
+const (
+	DefaultWidth  = 8 * vg.Inch
+	DefaultHeight = 5 * vg.Inch
+)
+
+// point is one plottable measurement.
+type point struct {
+	bytes   float64 // bytes
+	seconds float64 // headline transfer time
+	mbps    float64 // SI Mbit/s
+}
+
+// usable returns the points of s that a log axis can show.
+func usable(s results.Series) []point {
+	var out []point
+	for _, p := range s.Points {
+		if p.Bytes > 0 && p.Min > 0 {
+			out = append(out, point{float64(p.Bytes), p.Min.Seconds(), p.Rate().Mbps()})
+		}
+	}
+	return out
+}
+
+// Label returns the legend label of series i: its label, else its path,
+// else "series i".
+func Label(s results.Series, i int) string {
+	switch {
+	case s.Label != "":
+		return s.Label
+	case s.Path != "":
+		return s.Path
+	}
+	return "series " + strconv.Itoa(i)
+}
+
+// Draw draws figure f of series. Each series gets its own colour, dash and
+// glyph; series with a fit get the fitted model dashed on the throughput and
+// time figures, with latency and max_rate in the legend.
+func Draw(f Figure, series []results.Series) (*gplot.Plot, error) {
+	var any bool
+	for _, s := range series {
+		any = any || len(usable(s)) > 0
+	}
+	if !any {
+		return nil, ErrNothingToPlot
+	}
+	p := gplot.New()
+	style(p)
+	// Log axes plot log10 of the value on a linear axis with their own
+	// ticks: gonum's LogScale panics on values ≤ 0 and mis-sizes the
+	// margin of a centred axis label.
+	var fx, fy func(point) float64
+	switch f {
+	case Signature:
+		p.Title.Text = "Signature: throughput against transfer time"
+		p.X.Label.Text = "transfer time (one way)"
+		p.Y.Label.Text = "throughput, Mbit/s (10⁶ bit/s)"
+		p.X.Tick.Marker = logTicks{label: durationLabel}
+		p.Y.Tick.Marker = logTicks{label: numberLabel}
+		fx = func(q point) float64 { return math.Log10(q.seconds) }
+		fy = func(q point) float64 { return math.Log10(q.mbps) }
+		// Signature curves fill the top left; the bottom right stays empty.
+		p.Legend.Top, p.Legend.Left = false, false
+		p.Legend.XOffs, p.Legend.YOffs = -vg.Points(6), vg.Points(6)
+	case Throughput:
+		p.Title.Text = "Throughput against message size"
+		p.X.Label.Text = "message size"
+		p.Y.Label.Text = "throughput, Mbit/s (10⁶ bit/s)"
+		p.X.Tick.Marker = logTicks{label: bytesLabel, base2: true}
+		p.Y.Min = 0
+		fx = func(q point) float64 { return math.Log10(q.bytes) }
+		fy = func(q point) float64 { return q.mbps }
+	case Time:
+		p.Title.Text = "Transfer time against message size"
+		p.X.Label.Text = "message size"
+		p.Y.Label.Text = "transfer time (one way)"
+		p.X.Tick.Marker = logTicks{label: bytesLabel, base2: true}
+		p.Y.Tick.Marker = logTicks{label: durationLabel}
+		fx = func(q point) float64 { return math.Log10(q.bytes) }
+		fy = func(q point) float64 { return math.Log10(q.seconds) }
+	default:
+		return nil, fmt.Errorf("figure %q: want one of %v", f, Figures())
+	}
+	p.Add(plotter.NewGrid())
+	for i, s := range series {
+		pts := usable(s)
+		if len(pts) == 0 {
+			continue
+		}
+		xys := make(plotter.XYs, len(pts))
+		for j, q := range pts {
+			xys[j].X, xys[j].Y = fx(q), fy(q)
+		}
+		line, scatter, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, fmt.Errorf("series %q: %w", Label(s, i), err)
+		}
+		c := colour(i)
+		line.Color, line.Width = c, vg.Points(1.5)
+		scatter.Color, scatter.Shape, scatter.Radius = c, plotutil.Shape(i), vg.Points(2.5)
+		p.Add(line, scatter)
+		p.Legend.Add(Label(s, i), line, scatter)
+		if f != Signature {
+			if model := fitPoints(s.Fit, pts); len(model) >= 2 {
+				fxy := make(plotter.XYs, len(model))
+				for j, q := range model {
+					fxy[j].X, fxy[j].Y = fx(q), fy(q)
+				}
+				fl, err := plotter.NewLine(fxy)
+				if err != nil {
+					return nil, fmt.Errorf("series %q fit: %w", Label(s, i), err)
+				}
+				fl.Color, fl.Width = c, vg.Points(1)
+				fl.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+				p.Add(fl)
+				p.Legend.Add("  fit: "+FitSummary(s.Fit), fl)
+			}
+		}
+	}
+	widen(&p.X)
+	widen(&p.Y)
+	return p, nil
+}
+
+// colour is series i's colour: dark, distinct, and repeating after eight.
+func colour(i int) color.Color { return plotutil.DarkColors[i%len(plotutil.DarkColors)] }
+
+// FitSummary formats a fit as "latency 10µs, max rate 4.50 Gbit/s".
+func FitSummary(f *timing.Fit) string {
+	rate := "unbounded"
+	if r := float64(f.MaxRate); r > 0 && !math.IsInf(r, 0) && !math.IsNaN(r) {
+		rate = f.MaxRate.String()
+	}
+	return fmt.Sprintf("latency %v, max rate %s", f.Latency.Round(roundTo(f.Latency)), rate)
+}
+
+// roundTo keeps three significant digits of d.
+func roundTo(d time.Duration) time.Duration {
+	r := time.Duration(1)
+	for a := max(d, -d); a >= 1000; a /= 10 {
+		r *= 10
+	}
+	return r
+}
+
+// fitPoints samples the fitted model over the sizes of pts, or returns
+// nil when there is no usable fit.
+func fitPoints(f *timing.Fit, pts []point) []point {
+	if f == nil || f.Latency < 0 || float64(f.MaxRate) <= 0 || math.IsNaN(float64(f.MaxRate)) {
+		return nil
+	}
+	lo, hi := pts[0].bytes, pts[0].bytes
+	for _, q := range pts {
+		lo, hi = math.Min(lo, q.bytes), math.Max(hi, q.bytes)
+	}
+	const n = 64
+	var out []point
+	for i := 0; i <= n; i++ {
+		b := lo * math.Pow(hi/lo, float64(i)/n)
+		t := f.Latency.Seconds() + 8*b/float64(f.MaxRate) // +Inf rate: 8b/Inf = 0
+		if t <= 0 {
+			continue
+		}
+		out = append(out, point{bytes: b, seconds: t, mbps: 8 * b / t / 1e6})
+	}
+	return out
+}
+
+// style sets readable fonts and puts the legend top left, where rising
+// curves leave room.
+func style(p *gplot.Plot) {
+	p.Title.TextStyle.Font.Size = vg.Points(14)
+	for _, a := range []*gplot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font.Size = vg.Points(12)
+		a.Tick.Label.Font.Size = vg.Points(10)
+	}
+	p.Legend.TextStyle.Font.Size = vg.Points(10)
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(6), -vg.Points(6)
+	p.Legend.ThumbnailWidth = vg.Points(28)
+	p.BackgroundColor = color.White
+}
+
+// widen keeps an axis whose data collapse to one value from having an
+// empty range (0.3 is a factor of two on a log axis).
+func widen(a *gplot.Axis) {
+	if a.Max <= a.Min {
+		a.Min, a.Max = a.Min-0.3, a.Max+0.3
+	}
+}
+
+// logTicks marks an axis that carries log10 of its values: major ticks at
+// powers of ten (or of two when base2), labelled with label(value), and
+// minor ticks between them. Short ranges get more labels (see decimalTicks).
+type logTicks struct {
+	label func(float64) string
+	base2 bool
+}
+
+// Ticks returns the ticks between min and max, both log10 of values.
+func (l logTicks) Ticks(min, max float64) []gplot.Tick {
+	if l.base2 {
+		return binaryTicks(min, max, l.label)
+	}
+	return decimalTicks(min, max, l.label)
+}
+
+// binaryTicks puts ticks on powers of two, spaced so that at most about
+// eight carry a label.
+func binaryTicks(min, max float64, label func(float64) string) []gplot.Tick {
+	lo, hi := int(math.Floor(min/math.Log10(2))), int(math.Ceil(max/math.Log10(2)))
+	step := 1
+	for _, s := range []int{1, 2, 3, 4, 5, 10} {
+		step = s
+		if (hi-lo)/s <= 8 {
+			break
+		}
+	}
+	var ticks []gplot.Tick
+	for k := lo; k <= hi; k++ {
+		t := gplot.Tick{Value: float64(k) * math.Log10(2)}
+		if k%step == 0 {
+			t.Label = label(math.Ldexp(1, k))
+		}
+		ticks = append(ticks, t)
+	}
+	return ticks
+}
+
+// decimalTicks labels decades; when fewer than three show, 2× and 5× too;
+// when fewer than two labels show then, every 1×…9×; and for a range
+// narrower than that, five evenly spaced values.
+func decimalTicks(min, max float64, label func(float64) string) []gplot.Tick {
+	lo, hi := int(math.Floor(min)), int(math.Ceil(max))
+	if hi-lo > 60 {
+		lo, hi = int(math.Floor(min)), int(math.Floor(min))+60
+	}
+	levels := []struct {
+		labelled map[int]bool
+		need     int
+	}{
+		{map[int]bool{1: true}, 3},
+		{map[int]bool{1: true, 2: true, 5: true}, 2},
+		{map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 8: true, 9: true}, 2},
+	}
+	for _, lv := range levels {
+		var ticks []gplot.Tick
+		shown := 0
+		for k := lo; k <= hi; k++ {
+			for m := 1; m < 10; m++ {
+				v := float64(k) + math.Log10(float64(m))
+				t := gplot.Tick{Value: v}
+				if lv.labelled[m] {
+					t.Label = label(float64(m) * math.Pow10(k))
+					if v >= min && v <= max {
+						shown++
+					}
+				}
+				ticks = append(ticks, t)
+				if k == hi {
+					break
+				}
+			}
+		}
+		if shown >= lv.need {
+			return ticks
+		}
+	}
+	var ticks []gplot.Tick
+	for i := 0; i <= 4; i++ {
+		v := min + (max-min)*float64(i)/4
+		ticks = append(ticks, gplot.Tick{Value: v, Label: label(math.Pow(10, v))})
+	}
+	return ticks
+}
+
+// durationLabel formats seconds as a duration to three significant
+// digits: 10µs, 1ms, 1.23s.
+func durationLabel(s float64) string {
+	d := time.Duration(math.Round(s * 1e9))
+	return d.Round(roundTo(d)).String()
+}
+
+// numberLabel formats v to three significant digits.
+func numberLabel(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
+
+// bytesLabel formats a size: 1B, 4KiB, 2MiB.
+func bytesLabel(v float64) string { return timing.Bytes(math.Round(v)).String() }
