@@ -196,7 +196,7 @@ func clip(b []byte) string {
 
 // reader is a connection with one reusable buffer; buf[r:w] is unread data.
 type reader struct {
-	conn net.Conn
+	conn io.Reader
 	buf  []byte
 	r, w int
 	// verify, when set, checks that every body byte is '0'.

@@ -72,6 +72,8 @@ type Report struct {
 	latency *hdrhistogram.Histogram
 	trans   *hdrhistogram.Histogram
 	conn    *hdrhistogram.Histogram
+	// samples are every Latency value, when Options.keepSamples is set (tests)
+	samples []time.Duration
 	// exact extremes of Latency (the histogram rounds them)
 	fastest, slowest time.Duration
 }
@@ -101,6 +103,7 @@ type worker struct {
 	behind                   uint64
 	errs                     [numErrKinds]uint64
 	lastErr                  error
+	samples                  []time.Duration
 }
 
 func newWorker(id int, o *Options) *worker {
@@ -274,6 +277,9 @@ func (w *worker) run(ctx context.Context, start, deadline time.Time, stop *atomi
 		w.bytes += n
 		d := t1.Sub(intended)
 		record(w.lat, d)
+		if o.keepSamples {
+			w.samples = append(w.samples, d)
+		}
 		if w.uncorr != nil {
 			record(w.uncorr, t1.Sub(t0))
 		}
@@ -335,6 +341,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	watch()
 	rep.Elapsed = time.Since(start)
 	merge(rep, workers)
+	if o.keepSamples {
+		for _, w := range workers {
+			rep.samples = append(rep.samples, w.samples...)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("run interrupted after %v: %w", rep.Elapsed.Round(time.Millisecond), err)
 	}

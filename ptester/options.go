@@ -45,6 +45,10 @@ type Options struct {
 	Verify bool `json:"verify"`
 	// BufferSize is each client's read buffer; default 256 KiB.
 	BufferSize int `json:"buffer_size"`
+
+	// keepSamples makes a run keep every latency (tests compare the
+	// histogram's percentiles with a sort of these).
+	keepSamples bool
 }
 
 // Defaults.

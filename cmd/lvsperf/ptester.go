@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -99,6 +100,9 @@ Examples:
 					}
 				} else if werr := rep.WriteText(cmd.OutOrStdout()); werr != nil {
 					return werr
+				}
+				if err == nil && rep.Requests == 0 {
+					err = fmt.Errorf("no GET succeeded in %v (%d errors, e.g. %s)", rep.Elapsed.Round(time.Millisecond), rep.Errs(), rep.LastError)
 				}
 			}
 			return err
