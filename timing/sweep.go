@@ -167,14 +167,28 @@ func Sweep(ctx context.Context, p Probe, opts Options, onPoint func(Progress)) (
 			return finish(fmt.Errorf("warm-up at %d bytes: %w", o.Sizes[0], err))
 		}
 	}
+	trialTime := o.TrialTime
+	var spentOnPoints time.Duration
+	var plannedTrials float64
 	for i, n := range o.Sizes {
 		if o.Budget > 0 && time.Since(start) > o.Budget {
 			s.Stopped = fmt.Sprintf("budget of %v spent after %d of %d sizes", o.Budget, i, len(o.Sizes))
 			break
 		}
-		pt, sample, err := measure(ctx, p, n, o, s.ClockOverhead)
+		pointStart := time.Now()
+		pt, sample, err := measure(ctx, p, n, o, trialTime, s.ClockOverhead)
 		if err != nil {
 			return finish(fmt.Errorf("at %d bytes: %w", n, err))
+		}
+		if o.Budget > 0 {
+			// Scale the next trials to what the budget has left: the wall
+			// time of a trial differs from its target (a ping-pong's is
+			// twice its one-way time; overheads vary), so learn the ratio.
+			spentOnPoints += time.Since(pointStart)
+			plannedTrials += float64(o.Trials) * float64(trialTime)
+			ratio := float64(spentOnPoints) / plannedTrials
+			left := float64(o.Budget-time.Since(start)) / math.Max(float64(len(o.Sizes)-i-1), 1)
+			trialTime = min(o.TrialTime, max(minTrialTime, time.Duration(left/ratio/float64(o.Trials))))
 		}
 		s.Points = append(s.Points, pt)
 		if onPoint != nil {
@@ -206,15 +220,15 @@ func warm(ctx context.Context, p Probe, n Bytes, d time.Duration) error {
 }
 
 // measure runs the pilot and the trials of one size.
-func measure(ctx context.Context, p Probe, n Bytes, o Options, clock time.Duration) (Point, []time.Duration, error) {
+func measure(ctx context.Context, p Probe, n Bytes, o Options, trialTime, clock time.Duration) (Point, []time.Duration, error) {
 	reps := o.Reps
 	if reps == 0 {
 		// A pilot batch warms the size up and tells how long one transfer takes.
-		per, err := pilot(ctx, p, n, o.TrialTime/pilotShare)
+		per, err := pilot(ctx, p, n, trialTime/pilotShare, trialTime)
 		if err != nil {
 			return Point{}, nil, err
 		}
-		reps = int(math.Min(float64(o.MaxReps), math.Max(float64(o.MinReps), float64(o.TrialTime)/math.Max(float64(per), 1))))
+		reps = int(math.Min(float64(o.MaxReps), math.Max(float64(o.MinReps), float64(trialTime)/math.Max(float64(per), 1))))
 	}
 	pt := Point{Bytes: n, Reps: reps}
 	trials := make([]time.Duration, 0, o.Trials)
@@ -247,16 +261,24 @@ func measure(ctx context.Context, p Probe, n Bytes, o Options, clock time.Durati
 	return pt, all, nil
 }
 
-// pilot runs transfers of n bytes for about d (at least one) and returns the
-// median time of one transfer.
-func pilot(ctx context.Context, p Probe, n Bytes, d time.Duration) (time.Duration, error) {
+// pilotMin is how many transfers a pilot needs before one slow transfer (a
+// stall, a scheduling hiccup) cannot set the repetitions of a whole size.
+const pilotMin = 5
+
+// pilot runs transfers of n bytes for about d and at least pilotMin of them,
+// and returns the median time of one transfer. A first transfer slower than a
+// whole trial ends the pilot at once: the size will run the minimum
+// repetitions anyway.
+func pilot(ctx context.Context, p Probe, n Bytes, d, trial time.Duration) (time.Duration, error) {
 	each := make([]time.Duration, 1)
 	var per time.Duration
+	count := 0
 	for spent := time.Duration(0); ; {
 		b, err := p.Run(ctx, n, each)
 		if err != nil {
 			return 0, err
 		}
+		count += len(each)
 		per = b.Total / time.Duration(len(each))
 		if b.Timed {
 			s := slices.Clone(each)
@@ -264,10 +286,10 @@ func pilot(ctx context.Context, p Probe, n Bytes, d time.Duration) (time.Duratio
 			per = medianSorted(s)
 		}
 		spent += b.Total
-		if spent >= d || per*2 > d {
+		if (spent >= d && count >= pilotMin) || per >= trial {
 			return per, nil
 		}
-		next := min(len(each)*4, int((d-spent)/max(per, 1))+1, 1<<16)
+		next := max(pilotMin-count, min(len(each)*4, int((d-spent)/max(per, 1))+1, 1<<16))
 		each = make([]time.Duration, max(next, 1))
 	}
 }
