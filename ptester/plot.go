@@ -16,26 +16,36 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	lplot "github.com/lvsperf/lvsperf/plot"
 	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
-// WritePlots draws the seed's HTTP figures for a sweep run into dir as
-// base-{throughput,hits,time}.{png,svg}, every series on each figure, and
-// returns the files written. Log axes cannot show values ≤ 0; such points
-// are left out.
+// WritePlots draws a sweep run's figures into dir, every series on each
+// figure, and returns the files written: the project's signature,
+// throughput and time-with-fit figures (lvsperf/plot.WriteAll, plus gnuplot
+// files), and the seed's HTTP figures base-{rate,hits,minmax}.{png,svg}:
+// body throughput summed over clients, hits/sec, and the fastest and slowest
+// single GET, against file size. Log axes cannot show values ≤ 0; such
+// points are left out.
 func WritePlots(dir, base string, run *results.Run) ([]string, error) {
+	files, err := lplot.WriteAll(dir, base, run.Series)
+	own, oerr := writeHTTPPlots(dir, base, run)
+	return append(files, own...), errors.Join(err, oerr)
+}
+
+func writeHTTPPlots(dir, base string, run *results.Run) ([]string, error) {
 	figs := []struct {
 		name, title, ylabel string
 		ys                  func(s results.Series) (plotter.XYs, plotter.XYs)
 	}{
-		{"throughput", "HTTP throughput vs file size", "throughput (Mbit/s)", func(s results.Series) (plotter.XYs, plotter.XYs) {
+		{"rate", "HTTP throughput (all clients) vs file size", "throughput (Mbit/s)", func(s results.Series) (plotter.XYs, plotter.XYs) {
 			return xyInfo(s, InfoThroughput, 1e-6), nil
 		}},
 		{"hits", "HTTP hits/sec vs file size", "hits/sec", func(s results.Series) (plotter.XYs, plotter.XYs) {
 			return xyInfo(s, InfoHitsPerSec, 1), nil
 		}},
-		{"time", "HTTP transfer time vs file size (min and max of single GETs)", "time (s)", func(s results.Series) (plotter.XYs, plotter.XYs) {
+		{"minmax", "HTTP transfer time vs file size (fastest and slowest GET)", "time (s)", func(s results.Series) (plotter.XYs, plotter.XYs) {
 			var lo, hi plotter.XYs
 			for _, p := range s.Points {
 				lo = appendPos(lo, float64(p.Bytes), p.Fastest.Seconds())
@@ -71,7 +81,7 @@ func WritePlots(dir, base string, run *results.Run) ([]string, error) {
 				}
 				n += len(b)
 			}
-			if f.name == "time" && s.Fit != nil && s.Fit.MaxRate > 0 {
+			if f.name == "minmax" && s.Fit != nil && s.Fit.MaxRate > 0 {
 				var fl plotter.XYs
 				for _, pt := range s.Points {
 					t := s.Fit.Latency.Seconds() + float64(pt.Bytes)*8/float64(s.Fit.MaxRate)

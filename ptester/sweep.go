@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -113,8 +113,9 @@ func Sweep(ctx context.Context, opts SweepOptions, progress func(SweepProgress))
 		Started: time.Now().UTC(),
 		Options: sweepOptionMap(so),
 	}
-	host, _ := os.Hostname()
-	run.ID = run.Started.Format("20060102T150405Z") + "-" + host + "-http"
+	run.Env = results.CollectEnv("lo")
+	run.ID = run.Started.Format("20060102T150405Z") + "-" + run.Env.Host + "-http"
+	cpuBefore, cpuErr := results.SampleCPU()
 
 	target := so.Hammer.Target
 	pathName := string(paths.Direct)
@@ -167,6 +168,11 @@ func Sweep(ctx context.Context, opts SweepOptions, progress func(SweepProgress))
 			}
 		}
 		run.Finished = time.Now().UTC()
+		if cpuAfter, aerr := results.SampleCPU(); cpuErr == nil && aerr == nil {
+			c := results.Contention(cpuBefore, cpuAfter, runtime.NumCPU())
+			run.Env.LoadBefore, run.Env.LoadAfter = c.LoadBefore, c.LoadAfter
+			run.Env.StealPct, run.Env.Contended, run.Env.Note = c.StealPct, c.Contended, c.Note
+		}
 		run.Complete = err == nil
 		if err != nil {
 			run.Error = err.Error()
