@@ -130,7 +130,7 @@ func TestDirectorPath(t *testing.T) {
 	run, err := Sweep(context.Background(), SweepOptions{
 		Hammer: Options{Duration: 60 * time.Millisecond, KeepAlive: 10, Clients: 2},
 		To:     2, Trials: 1,
-		Path:   paths.Spec{Via: paths.Director, Realservers: 2},
+		Path: paths.Spec{Via: paths.Director, Realservers: 2},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
