@@ -1,11 +1,13 @@
 package results
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 
 	"github.com/lvsperf/lvsperf/timing"
@@ -162,4 +164,25 @@ func (f *jsonFloat) UnmarshalJSON(b []byte) error {
 	}
 	*f = jsonFloat(v)
 	return nil
+}
+
+// LoadAny reads a run from path in either form lvsperf writes: the
+// canonical msgpack store or a JSON export (recognised by a leading '{').
+func LoadAny(path string) (*Run, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	first, _ := br.Peek(64)
+	decode := Decode
+	if t := bytes.TrimLeft(first, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		decode = DecodeJSON
+	}
+	r, err := decode(br)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
 }

@@ -60,3 +60,39 @@ func TestLoadErrors(t *testing.T) {
 		t.Error("Save into a missing directory succeeded")
 	}
 }
+
+func TestLoadAny(t *testing.T) {
+	dir := t.TempDir()
+	r := fixtureRun()
+	mp := filepath.Join(dir, "run.msgpack")
+	if err := Save(mp, r); err != nil {
+		t.Fatal(err)
+	}
+	js := filepath.Join(dir, "run.json")
+	f, err := os.Create(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("\n  ")
+	if err := EncodeJSON(f, r); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, p := range []string{mp, js} {
+		got, err := LoadAny(p)
+		if err != nil {
+			t.Fatalf("LoadAny(%s): %v", p, err)
+		}
+		if !reflect.DeepEqual(normalized(got), normalized(r)) {
+			t.Errorf("LoadAny(%s) changed the run", p)
+		}
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"format": "lvsperf-run", "schema": 99}`), 0o644)
+	if _, err := LoadAny(bad); !errors.Is(err, ErrNewerSchema) || !strings.Contains(err.Error(), bad) {
+		t.Errorf("LoadAny(newer JSON) = %v, want ErrNewerSchema naming the file", err)
+	}
+	if _, err := LoadAny(filepath.Join(dir, "none")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadAny(missing) = %v, want ErrNotExist", err)
+	}
+}

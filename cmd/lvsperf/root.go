@@ -24,6 +24,7 @@ func newRootCmd() *cobra.Command {
 		newProbeCmd(),
 		newPtesterCmd(),
 		newLabCmd(), newExperimentCmd(),
+		newPlotCmd(), newExportCmd(),
 	)
 	return root
 }
