@@ -198,6 +198,19 @@ func netpipeOver(ctx context.Context, server, client *lab.HostNS, target string,
 	return s, info, err
 }
 
+// sweepOptions fits a netpipe sweep of sizes up to max into budget. A
+// ping-pong trial takes about twice its calibrated time (the probe reports
+// half the round trip), so the trial time is set from the budget with that
+// factor rather than left to Options.Budget alone, which would spend the
+// budget on the small sizes and never reach the rate limit.
+func sweepOptions(largest timing.Bytes, budget time.Duration) timing.Options {
+	sz := sizes(largest)
+	const trials = 3
+	tt := budget / time.Duration(len(sz)*trials*3)
+	tt = min(max(tt, 2*time.Millisecond), 100*time.Millisecond)
+	return timing.Options{Sizes: sz, Trials: trials, TrialTime: tt, Budget: budget, StopTime: 200 * time.Millisecond, Warmup: 20 * time.Millisecond}
+}
+
 // sizes is the netpipe schedule of the experiments: NetPIPE's sizes
 // without perturbation, 1 byte to max.
 func sizes(max timing.Bytes) []timing.Bytes {

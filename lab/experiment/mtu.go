@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -47,37 +48,84 @@ func tailRate(s timing.Series) (timing.BitsPerSecond, bool) {
 }
 
 func runMTU(ctx context.Context, o Options) (*Report, error) {
+	const rounds = 3
 	run := newRun("mtu")
 	run.Options["offloads"] = "off"
 	run.Options["path"] = "direct (return LAN MTU) and self (realserver lo MTU)"
-	per := o.Budget / time.Duration(2*len(mtus))
-	topt := timing.Options{Sizes: sizes(o.MaxSize), Budget: per, StopTime: 200 * time.Millisecond}
-	type row struct {
-		mtu              int
-		pair, self       timing.Series
-		pairTail, selfTl timing.BitsPerSecond
-	}
-	var rows []row
-	for _, m := range mtus {
+	run.Options["rounds"] = fmt.Sprint(rounds)
+	per := o.Budget / time.Duration((rounds+1)*len(mtus))
+	topt := sweepOptions(o.MaxSize, per)
+	// One lab per MTU, all up at once (their namespaces keep the same
+	// addresses apart), so that the rounds can interleave the MTUs.
+	seeds := make([]lab.Seed, len(mtus))
+	labs := make([]*lab.Lab, len(mtus))
+	defer func() {
+		for _, l := range labs {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}()
+	for i, m := range mtus {
 		s, err := lab.NewSeed(lab.SeedOptions{Realservers: 1, OffloadsOff: true, ReturnMTU: m})
 		if err != nil {
 			return nil, err
 		}
-		r, err := mtuOne(ctx, s, m, topt)
-		if err != nil {
+		if labs[i], err = lab.Up(ctx, s.Spec, lab.Options{}); err != nil {
 			return nil, fmt.Errorf("MTU %d: %w", m, err)
 		}
-		rw := row{mtu: m, pair: r[0], self: r[1]}
-		rw.pairTail, _ = tailRate(r[0])
-		rw.selfTl, _ = tailRate(r[1])
-		rows = append(rows, rw)
-		for i, kind := range []string{"pairwise", "self"} {
-			ser := r[i]
-			ser.Label = fmt.Sprintf("%s mtu %d", kind, m)
-			run.Series = append(run.Series, results.Series{Series: ser, Path: "lab/direct", Info: map[string]string{"mtu": fmt.Sprint(m), "kind": kind}})
-			if ser.Fit != nil {
-				fmt.Fprintf(o.Progress, "mtu: %-8s MTU %4d latency %v max rate %v lat×rate %v\n", kind, m, ser.Fit.Latency.Round(10*time.Nanosecond), ser.Fit.MaxRate, ser.Fit.LatencyBytes)
+		seeds[i] = s
+	}
+	type row struct {
+		mtu              int
+		pairs            []timing.Series
+		pair, self       timing.Series
+		pairTail, selfTl timing.BitsPerSecond
+	}
+	rows := make([]row, len(mtus))
+	for r := 1; r <= rounds; r++ {
+		for i, m := range mtus {
+			rows[i].mtu = m
+			rs, client := labs[i].Host(lab.Realserver(1)), labs[i].Host(lab.Client)
+			ser, _, err := netpipeOver(ctx, rs, client, seeds[i].DirectTarget(0).String(), netpipePort, topt)
+			if err != nil {
+				return nil, fmt.Errorf("MTU %d, round %d, pairwise: %w", m, r, err)
 			}
+			if ser.Fit == nil {
+				return nil, fmt.Errorf("MTU %d, round %d: no fit: %s", m, r, ser.FitError)
+			}
+			rows[i].pairs = append(rows[i].pairs, ser)
+			fmt.Fprintf(o.Progress, "mtu: round %d/%d MTU %4d pairwise latency %v max rate %v lat×rate %v\n", r, rounds, m,
+				ser.Fit.Latency.Round(10*time.Nanosecond), ser.Fit.MaxRate, ser.Fit.LatencyBytes)
+		}
+	}
+	for i, m := range mtus {
+		// The round with the median latency-equivalent bytes represents the MTU.
+		ps := rows[i].pairs
+		sort.Slice(ps, func(a, b int) bool { return ps[a].Fit.LatencyBytes < ps[b].Fit.LatencyBytes })
+		rows[i].pair = ps[len(ps)/2]
+		self, err := mtuSelf(ctx, labs[i].Host(lab.Realserver(1)), m, topt)
+		if err != nil {
+			return nil, fmt.Errorf("MTU %d, to self: %w", m, err)
+		}
+		rows[i].self = self
+		if self.Fit != nil {
+			fmt.Fprintf(o.Progress, "mtu: self MTU %4d latency %v max rate %v lat×rate %v\n", m, self.Fit.Latency.Round(10*time.Nanosecond), self.Fit.MaxRate, self.Fit.LatencyBytes)
+		}
+		rows[i].pairTail, _ = tailRate(rows[i].pair)
+		rows[i].selfTl, _ = tailRate(self)
+		var lb []string
+		for _, p := range ps {
+			lb = append(lb, fmt.Sprint(int64(p.Fit.LatencyBytes)))
+		}
+		for k, ser := range []timing.Series{rows[i].pair, self} {
+			kind := []string{"pairwise", "self"}[k]
+			ser.Label = fmt.Sprintf("%s mtu %d", kind, m)
+			info := map[string]string{"mtu": fmt.Sprint(m), "kind": kind}
+			if k == 0 {
+				info["latency_bytes_rounds"] = strings.Join(lb, " ")
+			}
+			run.Series = append(run.Series, results.Series{Series: ser, Path: "lab/direct", Info: info})
 		}
 	}
 	var b strings.Builder
@@ -143,27 +191,14 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// mtuOne builds the lab at MTU m and measures pairwise and self curves.
-func mtuOne(ctx context.Context, s lab.Seed, m int, topt timing.Options) ([2]timing.Series, error) {
-	var out [2]timing.Series
-	l, err := lab.Up(ctx, s.Spec, lab.Options{})
-	if err != nil {
-		return out, err
-	}
-	defer l.Close()
-	rs, client := l.Host(lab.Realserver(1)), l.Host(lab.Client)
-	if out[0], _, err = netpipeOver(ctx, rs, client, s.DirectTarget(0).String(), netpipePort, topt); err != nil {
-		return out, fmt.Errorf("pairwise: %w", err)
-	}
-	// To self: the realserver's lo at the same MTU, offloads off.
+// mtuSelf measures the realserver to itself over lo at MTU m, offloads off.
+func mtuSelf(ctx context.Context, rs *lab.HostNS, m int, topt timing.Options) (timing.Series, error) {
 	if err := rs.SetMTU("lo", m); err != nil {
-		return out, err
+		return timing.Series{}, err
 	}
 	if _, err := rs.Exec(ctx, "ethtool", "-K", "lo", "tso", "off", "gso", "off", "gro", "off"); err != nil {
-		return out, fmt.Errorf("offloads off on lo: %w", err)
+		return timing.Series{}, fmt.Errorf("offloads off on lo: %w", err)
 	}
-	if out[1], _, err = netpipeOver(ctx, rs, rs, "127.0.0.1", netpipePort+1, topt); err != nil {
-		return out, fmt.Errorf("to self: %w", err)
-	}
-	return out, nil
+	s, _, err := netpipeOver(ctx, rs, rs, "127.0.0.1", netpipePort+1, topt)
+	return s, err
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/lvsperf/lvsperf/director/nft"
 	"github.com/lvsperf/lvsperf/lab"
 	"github.com/lvsperf/lvsperf/results"
-	"github.com/lvsperf/lvsperf/timing"
 )
 
 const netpipePort = 5002
@@ -72,7 +71,7 @@ func runPaths(ctx context.Context, o Options) (*Report, error) {
 	paths := seedPaths(s)
 	const rounds = 3
 	per := o.Budget / time.Duration(rounds*len(paths))
-	topt := timing.Options{Sizes: sizes(o.MaxSize), Budget: per, StopTime: 200 * time.Millisecond}
+	topt := sweepOptions(o.MaxSize, per)
 	lat := map[string][]time.Duration{}
 	best := map[string]results.Series{}
 	run := newRun("paths")
