@@ -25,6 +25,7 @@ func newRootCmd() *cobra.Command {
 		newPtesterCmd(),
 		newLabCmd(), newExperimentCmd(),
 		newPlotCmd(), newExportCmd(),
+		newDirectorCmd(), newIpvsadmCmd(),
 	)
 	return root
 }
