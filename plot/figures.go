@@ -87,6 +87,7 @@ func Draw(f Figure, series []results.Series) (*gplot.Plot, error) {
 	}
 	p := gplot.New()
 	style(p)
+	unit, scale := rateUnit(series)
 	// Log axes plot log10 of the value on a linear axis with their own
 	// ticks: gonum's LogScale panics on values ≤ 0 and mis-sizes the
 	// margin of a centred axis label.
@@ -95,22 +96,22 @@ func Draw(f Figure, series []results.Series) (*gplot.Plot, error) {
 	case Signature:
 		p.Title.Text = "Signature: throughput against transfer time"
 		p.X.Label.Text = "transfer time (one way)"
-		p.Y.Label.Text = "throughput, Mbit/s (10⁶ bit/s)"
+		p.Y.Label.Text = "throughput, " + unit
 		p.X.Tick.Marker = logTicks{label: durationLabel}
 		p.Y.Tick.Marker = logTicks{label: numberLabel}
 		fx = func(q point) float64 { return math.Log10(q.seconds) }
-		fy = func(q point) float64 { return math.Log10(q.mbps) }
+		fy = func(q point) float64 { return math.Log10(q.mbps / scale) }
 		// Signature curves fill the top left; the bottom right stays empty.
 		p.Legend.Top, p.Legend.Left = false, false
 		p.Legend.XOffs, p.Legend.YOffs = -vg.Points(6), vg.Points(6)
 	case Throughput:
 		p.Title.Text = "Throughput against message size"
 		p.X.Label.Text = "message size"
-		p.Y.Label.Text = "throughput, Mbit/s (10⁶ bit/s)"
+		p.Y.Label.Text = "throughput, " + unit
 		p.X.Tick.Marker = logTicks{label: bytesLabel, base2: true}
 		p.Y.Min = 0
 		fx = func(q point) float64 { return math.Log10(q.bytes) }
-		fy = func(q point) float64 { return q.mbps }
+		fy = func(q point) float64 { return q.mbps / scale }
 	case Time:
 		p.Title.Text = "Transfer time against message size"
 		p.X.Label.Text = "message size"
@@ -163,6 +164,21 @@ func Draw(f Figure, series []results.Series) (*gplot.Plot, error) {
 	return p, nil
 }
 
+// rateUnit picks Gbit/s when the best rate reaches 10 Gbit/s, else Mbit/s,
+// and returns the unit's name and its size in Mbit/s.
+func rateUnit(series []results.Series) (string, float64) {
+	best := 0.0
+	for _, s := range series {
+		for _, q := range usable(s) {
+			best = math.Max(best, q.mbps)
+		}
+	}
+	if best >= 10000 {
+		return "Gbit/s (10^9 bit/s)", 1000
+	}
+	return "Mbit/s (10^6 bit/s)", 1
+}
+
 // colour is series i's colour: dark, distinct, and repeating after eight.
 func colour(i int) color.Color { return plotutil.DarkColors[i%len(plotutil.DarkColors)] }
 
@@ -184,8 +200,8 @@ func roundTo(d time.Duration) time.Duration {
 	return r
 }
 
-// fitPoints samples the fitted model over the sizes of pts, or returns
-// nil when there is no usable fit.
+// fitPoints samples the fitted model over the sizes of pts that it was
+// fitted to (Fit.From to Fit.To), or returns nil when there is no usable fit.
 func fitPoints(f *timing.Fit, pts []point) []point {
 	if f == nil || f.Latency < 0 || float64(f.MaxRate) <= 0 || math.IsNaN(float64(f.MaxRate)) {
 		return nil
@@ -193,6 +209,16 @@ func fitPoints(f *timing.Fit, pts []point) []point {
 	lo, hi := pts[0].bytes, pts[0].bytes
 	for _, q := range pts {
 		lo, hi = math.Min(lo, q.bytes), math.Max(hi, q.bytes)
+	}
+	// Draw the model over the sizes it was fitted to, not beyond.
+	if f.From > 0 && float64(f.From) > lo {
+		lo = float64(f.From)
+	}
+	if f.To > 0 && float64(f.To) < hi {
+		hi = float64(f.To)
+	}
+	if hi <= lo {
+		return nil
 	}
 	const n = 64
 	var out []point
@@ -322,8 +348,15 @@ func durationLabel(s float64) string {
 	return d.Round(roundTo(d)).String()
 }
 
-// numberLabel formats v to three significant digits.
-func numberLabel(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
+// numberLabel formats v to three significant digits, without an exponent
+// for values from 0.001 to 10^9.
+func numberLabel(v float64) string {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
+	if a := math.Abs(r); a >= 1e-3 && a < 1e9 {
+		return strconv.FormatFloat(r, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(r, 'g', 3, 64)
+}
 
 // bytesLabel formats a size: 1B, 4KiB, 2MiB.
 func bytesLabel(v float64) string { return timing.Bytes(math.Round(v)).String() }

@@ -23,6 +23,7 @@ import (
 // are left out, since both figures have log axes.
 func Gnuplot(dir, name string, series ...results.Series) ([]string, error) {
 	var files []string
+	unit, scale := rateUnit(series)
 	var script bytes.Buffer
 	gp := bufio.NewWriter(&script)
 	fmt.Fprintf(gp, "# %s.gp: lvsperf figures for gnuplot. Run it where the .dat files are:\n#   gnuplot %s.gp\n", name, name)
@@ -60,9 +61,13 @@ func Gnuplot(dir, name string, series ...results.Series) ([]string, error) {
 			rate := float64(f.MaxRate)
 			// throughput of an x-byte message under the model, in Mbit/s
 			if math.IsInf(rate, 1) {
-				e.fit = fmt.Sprintf("8*x/(%g)/1e6", lat)
+				e.fit = fmt.Sprintf("8*x/(%g)/1e6/%g", lat, scale)
 			} else {
-				e.fit = fmt.Sprintf("8*x/(%g + 8*x/%g)/1e6", lat, rate)
+				e.fit = fmt.Sprintf("8*x/(%g + 8*x/%g)/1e6/%g", lat, rate, scale)
+			}
+			// Only over the sizes the model was fitted to.
+			if f.From > 0 && f.To > f.From {
+				e.fit = fmt.Sprintf("[%d:%d] %s", int64(f.From), int64(f.To), e.fit)
 			}
 			e.fit += " title " + quote("  fit: "+FitSummary(f)) + " dashtype 2 linecolor " + fmt.Sprint(i+1)
 		}
@@ -85,10 +90,11 @@ func Gnuplot(dir, name string, series ...results.Series) ([]string, error) {
 		fmt.Fprintln(gp)
 	}
 	fmt.Fprintf(gp, "\nset output %s\n", quote(name+"-signature.gnuplot.png"))
-	fmt.Fprintf(gp, "set title 'Signature: throughput against transfer time'\nset xlabel 'transfer time (one way)'\nset ylabel 'throughput, Mbit/s (10^6 bit/s)'\nset logscale xy\nset key bottom right\nset format x '%%.0s %%cs'\n")
-	plotCmd("1:6", false)
+	fmt.Fprintf(gp, "set title 'Signature: throughput against transfer time'\nset xlabel 'transfer time (one way)'\nset ylabel %s\nset logscale xy\nset key bottom right\nset format x '%%.0s %%cs'\n", quote("throughput, "+unit))
+	using := fmt.Sprintf("($6/%g)", scale)
+	plotCmd("1:"+using, false)
 	fmt.Fprintf(gp, "\nset output %s\n", quote(name+"-throughput.gnuplot.png"))
-	fmt.Fprintf(gp, "set title 'Throughput against message size'\nset xlabel 'message size, bytes'\nset ylabel 'throughput, Mbit/s (10^6 bit/s)'\nunset logscale\nset logscale x 2\nset key top left\nset format x '%%g'\nset yrange [0:*]\n")
+	fmt.Fprintf(gp, "set title 'Throughput against message size'\nset xlabel 'message size, bytes'\nset ylabel %s\nunset logscale\nset logscale x 2\nset key top left\nset format x '%%g'\nset yrange [0:*]\n", quote("throughput, "+unit))
 	var tics []string
 	for _, t := range binaryTicks(math.Log10(minB), math.Log10(maxB), bytesLabel) {
 		if t.Label != "" {
@@ -96,7 +102,7 @@ func Gnuplot(dir, name string, series ...results.Series) ([]string, error) {
 		}
 	}
 	fmt.Fprintf(gp, "set xtics (%s)\n", strings.Join(tics, ", "))
-	plotCmd("4:6", true)
+	plotCmd("4:"+using, true)
 	fmt.Fprintf(gp, "unset output\n")
 	if err := gp.Flush(); err != nil {
 		return files, fmt.Errorf("gnuplot script: %w", err)

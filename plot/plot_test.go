@@ -264,3 +264,38 @@ func TestGnuplotRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestRateUnitAndFitRange(t *testing.T) {
+	if u, s := rateUnit(twoSeries()); !strings.HasPrefix(u, "Mbit/s") || s != 1 {
+		t.Errorf("rateUnit at 9 Gbit/s = %q, %g; want Mbit/s", u, s)
+	}
+	fast := []results.Series{model("fast", "", 5*time.Microsecond, 40e9, 0)}
+	if u, s := rateUnit(fast); !strings.HasPrefix(u, "Gbit/s") || s != 1000 {
+		t.Errorf("rateUnit at 40 Gbit/s = %q, %g; want Gbit/s", u, s)
+	}
+	p, err := Draw(Throughput, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p.Y.Label.Text, "throughput, Gbit/s") || p.Y.Max > 40 || p.Y.Max < 20 {
+		t.Errorf("throughput figure at 40 Gbit/s: label %q, y max %g; want Gbit/s and a max near 40", p.Y.Label.Text, p.Y.Max)
+	}
+	s := fast[0]
+	f := *s.Fit
+	f.From, f.To = 1024, 65536
+	pts := fitPoints(&f, usable(s))
+	if len(pts) < 2 || pts[0].bytes < 1024*0.999 || pts[len(pts)-1].bytes > 65536*1.001 {
+		t.Errorf("fit drawn from %g to %g bytes, want 1024 to 65536", pts[0].bytes, pts[len(pts)-1].bytes)
+	}
+	for _, q := range pts {
+		want := f.Latency.Seconds() + 8*q.bytes/float64(f.MaxRate)
+		if math.Abs(q.seconds/want-1) > 1e-12 {
+			t.Fatalf("fit point %+v, want time %g", q, want)
+		}
+	}
+	for v, want := range map[float64]string{100000: "100000", 0.01: "0.01", 1234: "1230", 3e10: "3e+10"} {
+		if got := numberLabel(v); got != want {
+			t.Errorf("numberLabel(%g) = %q, want %q", v, got, want)
+		}
+	}
+}
