@@ -163,7 +163,12 @@ func runLeg(ctx context.Context, cfg Config, leg Leg, run *results.Run, save fun
 			fmt.Fprintf(cfg.Progress, "warning: checkpoint not saved: %v\n", err)
 		}
 	}
-	s, err := timing.Sweep(ctx, probe, cfg.Timing, onPoint)
+	topts := cfg.Timing
+	if topts.Budget > 0 {
+		// The budget covers the whole run: each leg gets its share.
+		topts.Budget /= time.Duration(len(cfg.Legs))
+	}
+	s, err := timing.Sweep(ctx, probe, topts, onPoint)
 	s.Label = label
 	cur.Series = s
 	if err != nil {
