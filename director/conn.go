@@ -303,3 +303,8 @@ func (d *Director) Conns() []ConnEntry {
 	})
 	return out
 }
+
+// OnePacket reports whether the flow belongs to a one-packet (--ops) UDP
+// service: the engine should call Connect for every datagram and close the
+// flow after forwarding it, as IPVS schedules each datagram on its own.
+func (c *Conn) OnePacket() bool { return c.onePacket }
