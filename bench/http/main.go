@@ -1,0 +1,452 @@
+// Command http-bench compares lvsperf's ptester with wrk and hey against
+// nginx on loopback, in one run: for a 1-byte and a 1 MiB file, persistent
+// and non-persistent connections, the same connection count, interleaved
+// rounds (the tool order rotates every round), medians and ratios. It starts
+// nginx itself from a generated config in a temp dir and stops it after.
+//
+// Needs the Debian packages nginx-light (or any nginx), wrk and hey.
+//
+//	go run ./bench/http -d 5s -rounds 3 -c 32
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lvsperf/lvsperf/ptester"
+)
+
+type config struct {
+	cpuprofile string
+	only       string
+	dur        time.Duration
+	rounds int
+	conns  int
+	tools  []string
+}
+
+func main() {
+	var c config
+	var tools string
+	flag.DurationVar(&c.dur, "d", 5*time.Second, "duration of each measurement")
+	flag.IntVar(&c.rounds, "rounds", 3, "interleaved rounds (medians are over these)")
+	flag.IntVar(&c.conns, "c", 32, "connections (every tool)")
+	flag.StringVar(&tools, "tools", "ptester,wrk,hey", "tools to compare")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the ptester runs to this file")
+	flag.StringVar(&c.only, "only", "", "run only the cases whose name contains this (e.g. \"file.0 persistent\")")
+	flag.Parse()
+	c.tools = strings.Split(tools, ",")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c); err != nil {
+		fmt.Fprintln(os.Stderr, "http-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// sample is one measurement.
+type sample struct {
+	rate   float64       // requests/s
+	cpu    time.Duration // client CPU (user+sys)
+	errors uint64
+}
+
+type caseKey struct {
+	file       string
+	persistent bool
+}
+
+func (k caseKey) String() string {
+	m := "non-persistent"
+	if k.persistent {
+		m = "persistent"
+	}
+	return k.file + " " + m
+}
+
+func run(ctx context.Context, c config) error {
+	for _, t := range c.tools {
+		switch t {
+		case "ptester":
+		case "wrk", "hey":
+			if _, err := exec.LookPath(t); err != nil {
+				return fmt.Errorf("%s not installed: apt-get install -y %s", t, t)
+			}
+		default:
+			return fmt.Errorf("tool %q: want ptester, wrk or hey", t)
+		}
+	}
+	ng, err := startNginx(ctx)
+	if err != nil {
+		return err
+	}
+	defer ng.stop()
+	fmt.Printf("nginx %s on %s (1 worker), %d connections, %v per run, %d rounds, tools %v\n",
+		ng.version, ng.addr, c.conns, c.dur, c.rounds, c.tools)
+	cases := []caseKey{{"file.0", true}, {"file.20", true}, {"file.0", false}, {"file.20", false}}
+	cases = slices.DeleteFunc(cases, func(k caseKey) bool { return !strings.Contains(k.String(), c.only) })
+	if c.cpuprofile != "" {
+		f, err := os.Create(c.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res := map[caseKey]map[string][]sample{}
+	loadStart := loadavg()
+	for r := range c.rounds {
+		for _, k := range cases {
+			if res[k] == nil {
+				res[k] = map[string][]sample{}
+			}
+			order := slices.Clone(c.tools)
+			for range r % len(order) {
+				order = append(order[1:], order[0])
+			}
+			for _, tool := range order {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				s, err := measure(ctx, tool, ng.addr, k, c)
+				if err != nil {
+					return fmt.Errorf("round %d, %s, %s: %w", r+1, k, tool, err)
+				}
+				res[k][tool] = append(res[k][tool], s)
+				fmt.Fprintf(os.Stderr, "round %d  %-22s %-8s %10.0f req/s  %5.1f µs CPU/req  errors %d  load %.2f\n",
+					r+1, k, tool, s.rate, float64(s.cpu.Microseconds())/(s.rate*c.dur.Seconds()), s.errors, loadavg())
+			}
+		}
+	}
+	loadEnd := loadavg()
+	report(res, cases, c)
+	fmt.Printf("load average (1 min): %.2f at start, %.2f at end", loadStart, loadEnd)
+	if loadStart > 0.5 {
+		fmt.Printf("  — the machine was busy before the run started: compare ratios, not absolute figures")
+	}
+	fmt.Println()
+	return nil
+}
+
+func report(res map[caseKey]map[string][]sample, cases []caseKey, c config) {
+	tw := tabwriter.NewWriter(os.Stdout, 2, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "case\ttool\tmedian req/s\tmin\tmax\tclient CPU µs/req\terrors\tvs wrk\tvs hey\t")
+	med := map[caseKey]map[string]float64{}
+	for _, k := range cases {
+		med[k] = map[string]float64{}
+		for _, tool := range c.tools {
+			ss := res[k][tool]
+			rates := make([]float64, len(ss))
+			cpus := make([]float64, len(ss))
+			var errs uint64
+			for i, s := range ss {
+				rates[i] = s.rate
+				if s.rate > 0 {
+					cpus[i] = float64(s.cpu.Microseconds()) / (s.rate * c.dur.Seconds())
+				}
+				errs += s.errors
+			}
+			med[k][tool] = median(rates)
+		}
+		for _, tool := range c.tools {
+			ss := res[k][tool]
+			rates := make([]float64, len(ss))
+			cpus := make([]float64, len(ss))
+			var errs uint64
+			for i, s := range ss {
+				rates[i] = s.rate
+				if s.rate > 0 {
+					cpus[i] = float64(s.cpu.Microseconds()) / (s.rate * c.dur.Seconds())
+				}
+				errs += s.errors
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.1f\t%d\t%s\t%s\t\n", k, tool, median(rates), slices.Min(rates), slices.Max(rates),
+				median(cpus), errs, ratio(med[k][tool], med[k]["wrk"]), ratio(med[k][tool], med[k]["hey"]))
+		}
+	}
+	tw.Flush()
+	fmt.Println("goals (issue 4):")
+	goal := func(name string, got, want float64) {
+		v := "MET"
+		if got < want {
+			v = "BELOW"
+		}
+		fmt.Printf("  %-62s %6.2f (want ≥ %.2f)  %s\n", name, got, want, v)
+	}
+	for _, f := range []string{"file.0", "file.20"} {
+		p := med[caseKey{f, true}]
+		n := med[caseKey{f, false}]
+		if p["wrk"] > 0 && p["ptester"] > 0 {
+			goal(f+" persistent hits/s, ptester / wrk", p["ptester"]/p["wrk"], 0.9)
+		}
+		if p["hey"] > 0 && p["ptester"] > 0 {
+			goal(f+" persistent hits/s, ptester / hey", p["ptester"]/p["hey"], 1.5)
+		}
+		if n["wrk"] > 0 && n["ptester"] > 0 {
+			goal(f+" non-persistent conns/s, ptester / wrk (Connection: close)", n["ptester"]/n["wrk"], 1.0)
+		}
+	}
+}
+
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+var (
+	wrkRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkErrs = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)|Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	heyRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	heyErrs = regexp.MustCompile(`(?m)^\s+\[(\d+)\]\s+(\d+) errors|\[([0-9]{3})\]\s+(\d+) responses`)
+)
+
+func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sample, error) {
+	url := "http://" + addr + "/" + k.file
+	switch tool {
+	case "ptester":
+		o := ptester.Options{Target: addr, Path: "/" + k.file, Duration: c.dur, Clients: c.conns, KeepAlive: 1}
+		if k.persistent {
+			o.KeepAlive = 1 << 30
+		}
+		before := selfCPU()
+		rep, err := ptester.Run(ctx, o)
+		cpu := selfCPU() - before
+		if err != nil {
+			return sample{}, err
+		}
+		return sample{rate: rep.HitsPerSec, cpu: cpu, errors: rep.Errs()}, nil
+	case "wrk":
+		args := []string{"-t2", "-c" + strconv.Itoa(c.conns), "-d" + strconv.Itoa(int(c.dur.Seconds())) + "s"}
+		if !k.persistent {
+			args = append(args, "-H", "Connection: close")
+		}
+		out, cpu, err := runTool(ctx, "wrk", append(args, url)...)
+		if err != nil {
+			return sample{}, err
+		}
+		m := wrkRate.FindSubmatch(out)
+		if m == nil {
+			return sample{}, fmt.Errorf("wrk printed no Requests/sec:\n%s", out)
+		}
+		rate, _ := strconv.ParseFloat(string(m[1]), 64)
+		var errs uint64
+		for _, em := range wrkErrs.FindAllSubmatch(out, -1) {
+			for _, g := range em[1:] {
+				n, _ := strconv.ParseUint(string(g), 10, 64)
+				errs += n
+			}
+		}
+		return sample{rate: rate, cpu: cpu, errors: errs}, nil
+	case "hey":
+		args := []string{"-z", c.dur.String(), "-c", strconv.Itoa(c.conns)}
+		if !k.persistent {
+			args = append(args, "-disable-keepalive")
+		}
+		out, cpu, err := runTool(ctx, "hey", append(args, url)...)
+		if err != nil {
+			return sample{}, err
+		}
+		m := heyRate.FindSubmatch(out)
+		if m == nil {
+			return sample{}, fmt.Errorf("hey printed no Requests/sec:\n%s", out)
+		}
+		rate, _ := strconv.ParseFloat(string(m[1]), 64)
+		var errs uint64
+		for _, em := range heyErrs.FindAllSubmatch(out, -1) {
+			if len(em[3]) > 0 && em[3][0] != '2' {
+				n, _ := strconv.ParseUint(string(em[4]), 10, 64)
+				errs += n
+			} else if len(em[2]) > 0 {
+				n, _ := strconv.ParseUint(string(em[2]), 10, 64)
+				errs += n
+			}
+		}
+		return sample{rate: rate, cpu: cpu, errors: errs}, nil
+	}
+	return sample{}, fmt.Errorf("unknown tool %q", tool)
+}
+
+// runTool runs a client and returns its output and CPU time.
+func runTool(ctx context.Context, name string, args ...string) ([]byte, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return nil, 0, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out.Bytes())
+	}
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	var cpu time.Duration
+	if ru != nil {
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return out.Bytes(), cpu, nil
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func loadavg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	return f
+}
+
+type nginx struct {
+	addr, version, dir string
+	cmd                *exec.Cmd
+}
+
+// startNginx writes a config and two files into a temp dir and starts nginx
+// in the foreground on a free loopback port.
+func startNginx(ctx context.Context) (_ *nginx, err error) {
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		return nil, errors.New("nginx not installed: apt-get install -y nginx-light")
+	}
+	dir, err := os.MkdirTemp("", "lvsperf-http-bench-")
+	if err != nil {
+		return nil, err
+	}
+	ng := &nginx{dir: dir}
+	defer func() {
+		if err != nil {
+			ng.stop()
+		}
+	}()
+	www := filepath.Join(dir, "www")
+	if err := os.Mkdir(www, 0o755); err != nil {
+		return nil, err
+	}
+	for name, n := range map[string]int{"file.0": 1, "file.20": 1 << 20} {
+		if err := os.WriteFile(filepath.Join(www, name), bytes.Repeat([]byte("0"), n), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	ng.addr = ln.Addr().String()
+	ln.Close()
+	temps := []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}
+	conf := filepath.Join(dir, "nginx.conf")
+	for attempt := 0; ; attempt++ {
+		var b strings.Builder
+		fmt.Fprintf(&b, "worker_processes 1;\nuser root;\npid %s/nginx.pid;\nerror_log %s/error.log warn;\n", dir, dir)
+		b.WriteString("events { worker_connections 8192; }\nhttp {\n  access_log off;\n")
+		for _, t := range temps {
+			fmt.Fprintf(&b, "  %s_temp_path %s/tmp_%s;\n", t, dir, t)
+		}
+		b.WriteString("  sendfile on; tcp_nopush on; tcp_nodelay on;\n  keepalive_requests 10000000; keepalive_timeout 65;\n  open_file_cache max=100;\n")
+		fmt.Fprintf(&b, "  server { listen %s backlog=4096; root %s; location / { } }\n}\n", ng.addr, www)
+		if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+			return nil, err
+		}
+		out, err := exec.CommandContext(ctx, bin, "-t", "-p", dir, "-e", dir+"/error.log", "-c", conf).CombinedOutput()
+		if err == nil {
+			break
+		}
+		// A flavour without some module rejects its temp path directive: drop it.
+		m := regexp.MustCompile(`unknown directive "(\w+)_temp_path"`).FindSubmatch(out)
+		if m == nil || attempt > len(temps) {
+			return nil, fmt.Errorf("nginx -t: %w\n%s", err, out)
+		}
+		temps = slices.DeleteFunc(temps, func(s string) bool { return s == string(m[1]) })
+	}
+	if v, err := exec.Command(bin, "-v").CombinedOutput(); err == nil {
+		ng.version = strings.TrimSpace(strings.TrimPrefix(string(v), "nginx version: "))
+	}
+	ng.cmd = exec.Command(bin, "-p", dir, "-e", dir+"/error.log", "-c", conf, "-g", "daemon off;")
+	ng.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	ng.cmd.Stderr = &stderr
+	if err := ng.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start nginx: %w", err)
+	}
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", ng.addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i > 50 {
+			return nil, fmt.Errorf("nginx did not listen on %s within 5 s: %s", ng.addr, tail(filepath.Join(dir, "error.log")))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return ng, nil
+}
+
+func (ng *nginx) stop() {
+	if ng.cmd != nil && ng.cmd.Process != nil {
+		// nginx's master and worker share the process group started above.
+		_ = syscall.Kill(-ng.cmd.Process.Pid, syscall.SIGQUIT)
+		done := make(chan struct{})
+		go func() { ng.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-ng.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+	os.RemoveAll(ng.dir)
+}
+
+func tail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return strings.Join(lines[max(0, len(lines)-5):], "\n")
+}
