@@ -51,6 +51,13 @@ type Options struct {
 	PipeBytes int
 	// PoolPipes bounds the idle pipes kept for reuse (default 64).
 	PoolPipes int
+	// BlockingConns is how many TCP connections at a time get blocking
+	// splice on a thread per direction instead of the runtime poller
+	// (default 0: none). Blocking saves a poller round (park, epoll, wake)
+	// per chunk, which lowers latency and raises bulk throughput, at the
+	// cost of two OS threads per such connection; connections beyond the
+	// bound use the poller. Ignored with CopyIOCopy.
+	BlockingConns int
 	// UDPIdleTimeout closes a UDP flow with no traffic for this long
 	// (default 300 s, IPVS's UDP timeout).
 	UDPIdleTimeout time.Duration
@@ -87,6 +94,8 @@ func (o Options) normalize() (Options, error) {
 		return o, fmt.Errorf("copy mode %d: want CopySplice or CopyIOCopy", int(o.Copy))
 	case o.PipeBytes < 4096:
 		return o, fmt.Errorf("pipe size %d bytes: want at least 4096", o.PipeBytes)
+	case o.BlockingConns < 0:
+		return o, fmt.Errorf("blocking connections %d: want 0 or more", o.BlockingConns)
 	case o.PoolPipes < 0:
 		return o, fmt.Errorf("pipe pool size %d: want 0 or more", o.PoolPipes)
 	case o.UDPIdleTimeout < 0:
@@ -120,14 +129,16 @@ type counters struct {
 
 // Proxy is the userspace engine. It is safe for concurrent use.
 type Proxy struct {
-	picker dataplane.Picker
-	opts   Options
-	pipes  *pipePool
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	conns  connSet
-	stats  counters
+	picker   dataplane.Picker
+	opts     Options
+	pipes    *pipePool // non-blocking pipes, for the poller loop
+	bpipes   *pipePool // blocking pipes, for BlockingConns
+	blocking atomic.Int64
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	conns    connSet
+	stats    counters
 
 	mu        sync.Mutex // guards listeners and closed
 	listeners map[listenerKey]listener
@@ -158,7 +169,8 @@ func New(ctx context.Context, picker dataplane.Picker, opts Options) (*Proxy, er
 	}
 	p := &Proxy{picker: picker, opts: o, listeners: map[listenerKey]listener{}}
 	p.ctx, p.cancel = context.WithCancel(ctx)
-	p.pipes = newPipePool(o.PoolPipes, o.PipeBytes)
+	p.pipes = newPipePool(o.PoolPipes, o.PipeBytes, false)
+	p.bpipes = newPipePool(o.PoolPipes, o.PipeBytes, true)
 	p.conns.init()
 	p.wg.Add(1)
 	go func() {
@@ -250,6 +262,7 @@ func (p *Proxy) shutdown() {
 	}
 	p.conns.closeAll()
 	p.pipes.close()
+	p.bpipes.close()
 }
 
 // connSet tracks open connections so Close can end them, sharded so the
@@ -301,7 +314,13 @@ func (s *connSet) closeAll() {
 		sh.m = map[uint64]net.Conn{}
 		sh.mu.Unlock()
 		for _, c := range m {
-			c.Close()
+			// Shut down rather than close: the connection's goroutines
+			// close it once they are out of any blocking call on it.
+			if tc, ok := c.(*net.TCPConn); ok {
+				shutdown(tc)
+			} else {
+				c.Close()
+			}
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,11 +24,21 @@ import (
 
 func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
 
-func TestTCPRelayBothModes(t *testing.T) {
-	for _, mode := range []CopyMode{CopySplice, CopyIOCopy} {
-		t.Run(mode.String(), func(t *testing.T) {
+func TestTCPRelayAllModes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+	}{
+		{"splice", Options{Copy: CopySplice}},
+		{"iocopy", Options{Copy: CopyIOCopy}},
+		{"blocking", Options{BlockingConns: 1}},
+	} {
+		mode := tc.o.Copy
+		t.Run(tc.name, func(t *testing.T) {
 			pk := &testPicker{dests: []netip.AddrPort{startEcho(t)}}
-			_, vip := startProxy(t, pk, dataplane.TCP, Options{Copy: mode, PipeBytes: 64 << 10})
+			o := tc.o
+			o.PipeBytes = 64 << 10
+			_, vip := startProxy(t, pk, dataplane.TCP, o)
 			c, err := net.Dial("tcp", vip.String())
 			if err != nil {
 				t.Fatal(err)
@@ -73,6 +84,11 @@ func TestTCPRelayBothModes(t *testing.T) {
 // A request/response protocol that ends the request with a half-close (rsh,
 // lpd) needs the FIN passed on while the answer still flows back.
 func TestTCPHalfClose(t *testing.T) {
+	t.Run("poller", func(t *testing.T) { testHalfClose(t, Options{}) })
+	t.Run("blocking", func(t *testing.T) { testHalfClose(t, Options{BlockingConns: 1}) })
+}
+
+func testHalfClose(t *testing.T, o Options) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +105,7 @@ func TestTCPHalfClose(t *testing.T) {
 		fmt.Fprintf(c, "got %d bytes", n)
 	}()
 	pk := &testPicker{dests: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()}}
-	_, vip := startProxy(t, pk, dataplane.TCP, Options{})
+	_, vip := startProxy(t, pk, dataplane.TCP, o)
 	c, err := net.Dial("tcp", vip.String())
 	if err != nil {
 		t.Fatal(err)
@@ -105,15 +121,20 @@ func TestTCPHalfClose(t *testing.T) {
 }
 
 func TestTCPDeadRealserverFailsFast(t *testing.T) {
-	// A port nobody listens on: bind, note it, close.
+	pk := &testPicker{}
+	px, vip := startProxy(t, pk, dataplane.TCP, Options{DialTimeout: 5 * time.Second})
+	// A port nobody listens on: bind, note it, close (and not the VIP's,
+	// or the proxy would dial itself).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dead := ln.Addr().(*net.TCPAddr).AddrPort()
 	ln.Close()
-	pk := &testPicker{dests: []netip.AddrPort{dead}}
-	px, vip := startProxy(t, pk, dataplane.TCP, Options{DialTimeout: 5 * time.Second})
+	if dead == vip {
+		t.Fatalf("the kernel gave the proxy's port %s twice", vip)
+	}
+	pk.setDests(dead)
 	start := time.Now()
 	c, err := net.Dial("tcp", vip.String())
 	if err == nil {
@@ -201,8 +222,14 @@ func settle(want int, f func() int) int {
 	}
 }
 
-// 10,000 connections through the proxy leave no goroutines or descriptors.
+// 10,000 connections through the proxy leave no goroutines or descriptors,
+// with the poller loop alone and with half the clients on blocking splice.
 func TestNoLeaks10000Connections(t *testing.T) {
+	t.Run("poller", func(t *testing.T) { testNoLeaks(t, Options{}) })
+	t.Run("mixed", func(t *testing.T) { testNoLeaks(t, Options{BlockingConns: 25}) })
+}
+
+func testNoLeaks(t *testing.T, o Options) {
 	const conns, clients = 10000, 50
 	echo := startEcho(t)
 	runtime.GC()
@@ -210,7 +237,7 @@ func TestNoLeaks10000Connections(t *testing.T) {
 	g0 := runtime.NumGoroutine()
 
 	pk := &testPicker{dests: []netip.AddrPort{echo}}
-	px, err := New(context.Background(), pk, Options{})
+	px, err := New(context.Background(), pk, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +285,7 @@ func TestNoLeaks10000Connections(t *testing.T) {
 	// While still running, every flow must end and only the bounded pipe
 	// pool may hold descriptors (2 per pipe).
 	waitClosed(t, pk, conns)
-	pool := 2 * px.Options().PoolPipes
+	pool := 2 * 2 * px.Options().PoolPipes // poller and blocking pools
 	if n := settle(fds0+2+pool, func() int { return openFDs(t) }); n > fds0+2+pool {
 		t.Errorf("open descriptors with the proxy idle: want at most %d (baseline %d + listener + pipe pool %d), got %d", fds0+2+pool, fds0, pool, n)
 	}
@@ -269,7 +296,7 @@ func TestNoLeaks10000Connections(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := settle(fds0, func() int { return openFDs(t) }); n > fds0 {
-		t.Errorf("open descriptors after %d connections and Close: want at most %d as before, got %d", conns, fds0, n)
+		t.Errorf("open descriptors after %d connections and Close: want at most %d as before, got %d: %v", conns, fds0, n, fdKinds())
 	}
 	if n := settle(g0, runtime.NumGoroutine); n > g0 {
 		buf := make([]byte, 1<<16)
@@ -283,8 +310,9 @@ func TestNoLeaks10000Connections(t *testing.T) {
 }
 
 func TestCloseEndsOpenConnections(t *testing.T) {
+	// Three of the five on blocking splice: Close must wake them too.
 	pk := &testPicker{dests: []netip.AddrPort{startEcho(t)}}
-	px, vip := startProxy(t, pk, dataplane.TCP, Options{})
+	px, vip := startProxy(t, pk, dataplane.TCP, Options{BlockingConns: 3})
 	var cs []net.Conn
 	for range 5 {
 		c, err := net.Dial("tcp", vip.String())
@@ -313,4 +341,21 @@ func TestCloseEndsOpenConnections(t *testing.T) {
 	if _, err := px.Listen(dataplane.TCP, netip.MustParseAddrPort("127.0.0.1:0")); !errors.Is(err, ErrClosed) {
 		t.Errorf("Listen after Close: want ErrClosed, got %v", err)
 	}
+}
+
+// fdKinds counts open descriptors by what they point at.
+func fdKinds() map[string]int {
+	m := map[string]int{}
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		l, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err != nil {
+			continue
+		}
+		if i := strings.IndexByte(l, ':'); i > 0 {
+			l = l[:i]
+		}
+		m[l]++
+	}
+	return m
 }

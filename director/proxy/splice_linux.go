@@ -15,9 +15,14 @@ type pipe struct {
 	size int
 }
 
-func newPipe(size int) (*pipe, error) {
+func newPipe(size int, blocking bool) (*pipe, error) {
 	var fds [2]int
-	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+	flags := unix.O_CLOEXEC | unix.O_NONBLOCK
+	if blocking {
+		// A non-blocking pipe end makes the whole splice non-blocking.
+		flags = unix.O_CLOEXEC
+	}
+	if err := unix.Pipe2(fds[:], flags); err != nil {
 		return nil, fmt.Errorf("pipe2 for splice: %w", err)
 	}
 	// A bigger pipe means fewer splices for bulk data; the kernel may
@@ -37,15 +42,16 @@ func (p *pipe) close() {
 
 // pipePool keeps up to max idle pipes for reuse. Owned by one Proxy.
 type pipePool struct {
-	size int
-	mu   sync.Mutex
-	free []*pipe
-	max  int
-	shut bool
+	size     int
+	blocking bool
+	mu       sync.Mutex
+	free     []*pipe
+	max      int
+	shut     bool
 }
 
-func newPipePool(max, size int) *pipePool {
-	return &pipePool{max: max, size: size}
+func newPipePool(max, size int, blocking bool) *pipePool {
+	return &pipePool{max: max, size: size, blocking: blocking}
 }
 
 func (pp *pipePool) get() (*pipe, error) {
@@ -57,7 +63,7 @@ func (pp *pipePool) get() (*pipe, error) {
 		return p, nil
 	}
 	pp.mu.Unlock()
-	return newPipe(pp.size)
+	return newPipe(pp.size, pp.blocking)
 }
 
 // put returns an empty pipe to the pool; a pipe that may hold data is
@@ -156,6 +162,75 @@ func (pp *pipePool) splice(dst, src *net.TCPConn, count func(bytes, packets int6
 				return errors.New("splice to socket moved nothing: the peer is gone")
 			}
 			s.inPipe -= int(s.n)
+		}
+	}
+}
+
+// sockFD returns c's descriptor after switching it to blocking mode. The
+// caller must not use it once c may be closed: the relay closes only after
+// both directions are done.
+func sockFD(c *net.TCPConn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var serr error
+	if err := rc.Control(func(f uintptr) {
+		fd = int(f)
+		serr = unix.SetNonblock(fd, false)
+	}); err != nil {
+		return -1, err
+	}
+	if serr != nil {
+		return -1, fmt.Errorf("set socket blocking: %w", serr)
+	}
+	return fd, nil
+}
+
+// spliceBlocking is splice with blocking sockets and pipe: the thread
+// sleeps in the kernel until data comes, with no poller round trip.
+// shutdown(2) on either socket wakes it.
+func (pp *pipePool) spliceBlocking(dst, src *net.TCPConn, count func(bytes, packets int64)) error {
+	sfd, err := sockFD(src)
+	if err != nil {
+		return err
+	}
+	dfd, err := sockFD(dst)
+	if err != nil {
+		return err
+	}
+	p, err := pp.get()
+	if err != nil {
+		return err
+	}
+	inPipe := 0
+	defer func() { pp.put(p, inPipe == 0) }()
+	for {
+		n, err := unix.Splice(sfd, nil, p.w, nil, p.size, unix.SPLICE_F_MOVE)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("splice from socket: %w", err)
+		}
+		if n == 0 {
+			return nil // EOF (or shut down)
+		}
+		count(n, 1)
+		inPipe = int(n)
+		for inPipe > 0 {
+			m, err := unix.Splice(p.r, nil, dfd, nil, inPipe, unix.SPLICE_F_MOVE)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("splice to socket: %w", err)
+			}
+			if m == 0 {
+				return errors.New("splice to socket moved nothing: the peer is gone")
+			}
+			inPipe -= int(m)
 		}
 	}
 }

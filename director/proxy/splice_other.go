@@ -10,7 +10,11 @@ import (
 // pipePool has no pipes off Linux: the copy is io.Copy's.
 type pipePool struct{ chunk int }
 
-func newPipePool(_, size int) *pipePool { return &pipePool{chunk: size} }
+func newPipePool(_, size int, _ bool) *pipePool { return &pipePool{chunk: size} }
+
+func (pp *pipePool) spliceBlocking(dst, src *net.TCPConn, count func(bytes, packets int64)) error {
+	return pp.splice(dst, src, count)
+}
 
 func (pp *pipePool) close() {}
 

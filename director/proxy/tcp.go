@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/lvsperf/lvsperf/director/dataplane"
@@ -18,10 +19,14 @@ type tcpListener struct {
 func (l *tcpListener) close() error { return l.ln.Close() }
 
 func (p *Proxy) listenTCP(addr netip.AddrPort) (listener, netip.AddrPort, error) {
-	ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(addr))
+	// No TCP keepalive: IPVS sends none, and Go's default costs four
+	// setsockopt calls on every accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1}
+	l, err := lc.Listen(p.ctx, "tcp", addr.String())
 	if err != nil {
 		return nil, netip.AddrPort{}, fmt.Errorf("listen tcp %s: %w", addr, err)
 	}
+	ln := l.(*net.TCPListener)
 	bound := ln.Addr().(*net.TCPAddr).AddrPort()
 	if addr.Addr().IsUnspecified() {
 		// Keep the service's own (wildcard) address as the VIP.
@@ -79,7 +84,7 @@ func (p *Proxy) serveTCP(client *net.TCPConn, vip netip.AddrPort) {
 		client.Close()
 		return
 	}
-	d := net.Dialer{Timeout: p.opts.DialTimeout}
+	d := net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: -1}
 	bc, err := d.DialContext(p.ctx, "tcp", flow.Dest().String())
 	if err != nil {
 		p.stats.dialFailed.Add(1)
@@ -102,49 +107,82 @@ func (p *Proxy) serveTCP(client *net.TCPConn, vip netip.AddrPort) {
 	p.stats.active.Add(1)
 	defer p.stats.active.Add(-1)
 	flow.Event(dataplane.Established)
-	client.SetNoDelay(true)
-	backend.SetNoDelay(true)
+	// Go sets TCP_NODELAY on both legs by default; nothing to do here.
 
+	r := &relay{flow: flow}
+	if p.opts.BlockingConns > 0 {
+		if p.blocking.Add(1) <= int64(p.opts.BlockingConns) {
+			r.blocking = true
+			defer p.blocking.Add(-1)
+		} else {
+			p.blocking.Add(-1)
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.direction(backend, client, flow, true)
+		p.direction(r, backend, client, true)
 	}()
-	p.direction(client, backend, flow, false)
+	p.direction(r, client, backend, false)
 	<-done
+	// Only now, with both directions done, are the descriptors closed, so
+	// a blocked splice never sees its descriptor reused.
 	client.Close()
 	backend.Close()
 	flow.Event(dataplane.Closed)
 }
 
+// relay is one connection's shared state.
+type relay struct {
+	flow     dataplane.Flow
+	blocking bool
+	aborted  atomic.Bool
+}
+
 // direction relays src to dst until src's EOF, which it passes on as a
 // half-close, or an error, which aborts both legs.
-func (p *Proxy) direction(dst, src *net.TCPConn, flow dataplane.Flow, inbound bool) {
-	count := func(bytes, packets int64) { flow.Count(inbound, bytes, packets) }
+func (p *Proxy) direction(r *relay, dst, src *net.TCPConn, inbound bool) {
+	count := func(bytes, packets int64) { r.flow.Count(inbound, bytes, packets) }
 	var err error
-	if p.opts.Copy == CopyIOCopy {
+	switch {
+	case r.blocking:
+		err = p.bpipes.spliceBlocking(dst, src, count)
+	case p.opts.Copy == CopyIOCopy:
 		err = p.ioCopy(dst, src, count)
-	} else {
+	default:
 		err = p.pipes.splice(dst, src, count)
+	}
+	if r.aborted.Load() {
+		return
 	}
 	if err == nil {
 		if inbound {
-			flow.Event(dataplane.ClientFin)
+			r.flow.Event(dataplane.ClientFin)
 		} else {
-			flow.Event(dataplane.ServerFin)
+			r.flow.Event(dataplane.ServerFin)
 		}
 		if cerr := dst.CloseWrite(); cerr == nil {
 			return
 		}
-		// dst is gone; fall through and abort.
+		// dst is gone; abort.
 	} else if !errors.Is(err, net.ErrClosed) {
-		flow.Event(dataplane.Reset)
+		r.flow.Event(dataplane.Reset)
 	}
-	// Abort: reset the other leg as LVS-NAT would forward the RST, and
-	// unblock the opposite direction.
+	if r.aborted.Swap(true) {
+		return
+	}
+	// Abort: reset the other leg as LVS-NAT would forward the RST, and wake
+	// the opposite direction by shutting both sockets down.
 	dst.SetLinger(0)
-	dst.Close()
-	src.Close()
+	shutdown(dst)
+	shutdown(src)
+}
+
+// shutdown shuts both directions of c down, which wakes a read or splice
+// blocked on it (closing would not, and could let the descriptor be reused).
+func shutdown(c *net.TCPConn) {
+	c.CloseRead()
+	c.CloseWrite()
 }
 
 // ioCopy moves src to dst with io.Copy on the raw connections (splice on

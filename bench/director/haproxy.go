@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// haproxy is a running HAProxy in mode tcp with one frontend per backend.
+type haproxy struct {
+	cmd     *exec.Cmd
+	dir     string
+	fronts  []string
+	stderr  *strings.Builder
+	version string
+	exited  chan struct{}
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startHAProxy starts haproxy with a generated config on 127.0.0.1, one
+// frontend per backend address, and waits until every frontend accepts.
+func startHAProxy(ctx context.Context, backends []string) (_ *haproxy, err error) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		return nil, fmt.Errorf("haproxy not found: %w (install Debian package haproxy)", err)
+	}
+	out, _ := exec.CommandContext(ctx, bin, "-v").Output()
+	version, _, _ := strings.Cut(string(out), "\n")
+	dir, err := os.MkdirTemp("", "lvsperf-haproxy-")
+	if err != nil {
+		return nil, err
+	}
+	h := &haproxy{dir: dir, version: strings.TrimSpace(version), stderr: &strings.Builder{}}
+	defer func() {
+		if err != nil {
+			h.stop()
+		}
+	}()
+	var cfg strings.Builder
+	// Plain mode tcp, as a user would configure it: defaults for threads
+	// (one per CPU) and buffers, generous timeouts, no logging.
+	fmt.Fprintf(&cfg, "global\n  maxconn 8000\n\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 300s\n  timeout server 300s\n\n")
+	for i, be := range backends {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		front := fmt.Sprintf("127.0.0.1:%d", port)
+		h.fronts = append(h.fronts, front)
+		fmt.Fprintf(&cfg, "frontend fe%d\n  bind %s\n  default_backend be%d\n\nbackend be%d\n  server s1 %s\n\n", i, front, i, i, be)
+	}
+	path := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
+		return nil, err
+	}
+	h.cmd = exec.Command(bin, "-db", "-f", path)
+	h.cmd.Stderr = h.stderr
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := h.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start haproxy: %w", err)
+	}
+	h.exited = make(chan struct{})
+	go func() { h.cmd.Wait(); close(h.exited) }()
+	for _, f := range h.fronts {
+		if err := waitListening(ctx, f, 5*time.Second, h.exited); err != nil {
+			return nil, fmt.Errorf("haproxy frontend %s: %w; haproxy said: %s", f, err, h.stderr.String())
+		}
+	}
+	return h, nil
+}
+
+func waitListening(ctx context.Context, addr string, limit time.Duration, exited <-chan struct{}) error {
+	deadline := time.Now().Add(limit)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("process exited before listening")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not listening after %v: %w", limit, err)
+		}
+	}
+}
+
+func (h *haproxy) pid() int {
+	if h.cmd == nil || h.cmd.Process == nil {
+		return 0
+	}
+	return h.cmd.Process.Pid
+}
+
+// stop kills haproxy, waits for it and removes its directory.
+func (h *haproxy) stop() {
+	if h.exited != nil {
+		h.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-h.exited:
+		case <-time.After(2 * time.Second):
+			h.cmd.Process.Kill()
+			<-h.exited
+		}
+	}
+	os.RemoveAll(h.dir)
+}
