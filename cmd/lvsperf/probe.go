@@ -10,7 +10,9 @@ func newProbeCmd() *cobra.Command {
 		Short: "Sweep a bulk-copy probe (rsh, lpd, nfs, ftp) over file sizes, direct or through the director",
 	}
 	c.AddCommand(
-	// probe subcommands: one line each
+		// probe subcommands: one line each
+		newProbeNFSCmd(),
+		newProbeFTPCmd(),
 	)
 	return c
 }

@@ -12,6 +12,8 @@ func newServeCmd() *cobra.Command {
 	c.AddCommand(
 		// serve subcommands: one line each
 		newServeHTTPCmd(),
+		newServeNFSCmd(),
+		newServeFTPCmd(),
 	)
 	return c
 }
