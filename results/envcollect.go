@@ -18,8 +18,8 @@ const procRoot = "/proc"
 
 // CollectEnv describes this machine for a run: host, kernel, CPU model and
 // count, Go version, GOMAXPROCS, the 1-minute load average (as LoadBefore)
-// and the MTU of each named interface. Facts it cannot read are left empty;
-// it never fails. Offloads are not read (that needs an ethtool ioctl).
+// and the MTU and TSO/GSO/GRO offloads of each named interface. Facts it
+// cannot read are left empty; it never fails.
 func CollectEnv(ifaces ...string) Env {
 	e := Env{
 		Tool:       "lvsperf " + ToolVersion,
@@ -46,6 +46,12 @@ func CollectEnv(ifaces ...string) Env {
 			e.MTU = make(map[string]int)
 		}
 		e.MTU[name] = ifc.MTU
+		if o := offloads(name); o != "" {
+			if e.Offloads == nil {
+				e.Offloads = make(map[string]string)
+			}
+			e.Offloads[name] = o
+		}
 	}
 	return e
 }

@@ -1,6 +1,10 @@
 package results
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,6 +22,9 @@ func TestCollectEnv(t *testing.T) {
 		}
 		if e.MTU["lo"] <= 0 {
 			t.Errorf("MTU of lo = %d, want > 0", e.MTU["lo"])
+		}
+		if o := e.Offloads["lo"]; !regexp.MustCompile(`^tso=(on|off) gso=(on|off) gro=(on|off)$`).MatchString(o) {
+			t.Errorf("offloads of lo = %q, want \"tso=on|off gso=… gro=…\"", o)
 		}
 	}
 	if _, ok := e.MTU["no-such-interface0"]; ok {
@@ -117,3 +124,36 @@ func TestSampleCPU(t *testing.T) {
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// TestOffloadsMatchEthtool compares the ioctl reading with ethtool -k
+// (Debian package ethtool) on the loopback interface.
+func TestOffloadsMatchEthtool(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("offloads are read on Linux only")
+	}
+	bin, err := exec.LookPath("ethtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("ethtool is not installed; CI must apt-get install -y ethtool")
+		}
+		t.Skip("ethtool is not installed (Debian package ethtool)")
+	}
+	out, err := exec.Command(bin, "-k", "lo").Output()
+	if err != nil {
+		t.Fatalf("ethtool -k lo: %v", err)
+	}
+	state := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok {
+			state[strings.TrimSpace(k)] = strings.Fields(v + " ?")[0]
+		}
+	}
+	want := fmt.Sprintf("tso=%s gso=%s gro=%s", state["tcp-segmentation-offload"], state["generic-segmentation-offload"], state["generic-receive-offload"])
+	if got := offloads("lo"); got != want {
+		t.Errorf("offloads(lo) = %q, ethtool -k lo says %q", got, want)
+	}
+	if got := offloads("no-such-if0"); got != "" {
+		t.Errorf("offloads of a missing interface = %q, want empty", got)
+	}
+}
