@@ -144,7 +144,7 @@ func Send(ctx context.Context, addr string, job Job, opts ClientOptions) error {
 	num := fmt.Sprintf("%03d", j.Number)
 	cf, df := "cfA"+num+j.Host, "dfA"+num+j.Host
 	control := ControlFile(j.Host, j.User, j.Name, df)
-	if err := step("receive job for queue "+j.Queue, "\x02"+j.Queue+"\n"); err != nil {
+	if err := step(stepQueue, "\x02"+j.Queue+"\n"); err != nil {
 		return err
 	}
 	sendControl := func() error {
@@ -193,8 +193,23 @@ func readAck(br *bufio.Reader, c net.Conn, addr, what string, ctx context.Contex
 	// A message may follow a refusal; wait for it only briefly.
 	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	msg, _ := readLine(br, maxLine)
-	return fmt.Errorf("lpd %s: %w at %s: ack %d %q", addr, ErrRefused, what, b, strings.TrimSpace(msg))
+	return &refusal{addr: addr, step: what, ack: b, msg: strings.TrimSpace(msg)}
 }
+
+// stepQueue names the first step, the receive-job command.
+const stepQueue = "the receive-job command"
+
+// refusal is a non-zero ack; it matches ErrRefused.
+type refusal struct {
+	addr, step, msg string
+	ack             byte
+}
+
+func (r *refusal) Error() string {
+	return fmt.Sprintf("lpd %s: %v at %s: ack %d %q", r.addr, ErrRefused, r.step, r.ack, r.msg)
+}
+
+func (r *refusal) Unwrap() error { return ErrRefused }
 
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
