@@ -237,4 +237,3 @@ func tail(b []byte, n int) string {
 	}
 	return string(b)
 }
-
