@@ -16,6 +16,7 @@ import (
 	"github.com/lvsperf/lvsperf/netpipe"
 	"github.com/lvsperf/lvsperf/plot"
 	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/streamer"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -82,7 +83,7 @@ func registry() []experiment {
 		{"multi-netpipe", "two simultaneous netpipes from the director (seed §1.5.2-3)", notYet("multi-netpipe")},
 		{"tp", "transparent proxy on realserver, director, both (seed §3)", notYet("tp")},
 		{"http", "persistent vs non-persistent HTTP, 1 vs 2 realservers (seed §4)", notYet("http")},
-		{"stream", "netpipe streaming through the lab (seed §5.1)", notYet("stream")},
+		{"stream", "netpipe streaming over the same paths (seed §5.1)", runStream},
 		{"rsh", "rsh copy through the lab (seed §5.2)", notYet("rsh")},
 		{"lpd", "lpd printing through the lab (seed §5.3)", notYet("lpd")},
 		{"nfs", "NFS copy through the lab (seed §6)", notYet("nfs")},
@@ -172,9 +173,17 @@ func runAll(ctx context.Context, o Options) ([]*Report, error) {
 	return reps, nil
 }
 
+// probeKind says which netpipe probe a curve runs.
+type probeKind int
+
+const (
+	pingPong probeKind = iota // NetPIPE's default: a reply as big as the message
+	stream                    // NetPIPE's -s: one-way, a small acknowledgement
+)
+
 // netpipeOver measures one netpipe curve: a receiver in server listening
-// on port, a transmitter in client dialing target.
-func netpipeOver(ctx context.Context, server, client *lab.HostNS, target string, port int, topt timing.Options) (timing.Series, map[string]string, error) {
+// on port, a transmitter (or stream sender) in client dialing target.
+func netpipeOver(ctx context.Context, server, client *lab.HostNS, target string, port int, topt timing.Options, kind ...probeKind) (timing.Series, map[string]string, error) {
 	var srv *netpipe.Server
 	if err := server.Do(func() (err error) {
 		srv, err = netpipe.NewServer(ctx, netpipe.ServerOptions{Listen: fmt.Sprintf(":%d", port)})
@@ -183,9 +192,19 @@ func netpipeOver(ctx context.Context, server, client *lab.HostNS, target string,
 		return timing.Series{}, nil, err
 	}
 	defer srv.Close()
-	var tx *netpipe.Transmitter
+	type probe interface {
+		timing.Probe
+		Info() map[string]string
+		Close() error
+	}
+	var tx probe
+	opts := netpipe.Options{Addr: net.JoinHostPort(target, fmt.Sprint(port)), DialTimeout: 3 * time.Second}
 	if err := client.Do(func() (err error) {
-		tx, err = netpipe.Dial(ctx, netpipe.Options{Addr: net.JoinHostPort(target, fmt.Sprint(port)), DialTimeout: 3 * time.Second})
+		if len(kind) > 0 && kind[0] == stream {
+			tx, err = streamer.Dial(ctx, opts)
+		} else {
+			tx, err = netpipe.Dial(ctx, opts)
+		}
 		return err
 	}); err != nil {
 		return timing.Series{}, nil, err
@@ -196,6 +215,86 @@ func netpipeOver(ctx context.Context, server, client *lab.HostNS, target string,
 		err = cerr
 	}
 	return s, info, err
+}
+
+// curve is one netpipe curve an experiment compares.
+type curve struct {
+	label          string
+	server, client *lab.HostNS
+	target         string
+	// setup installs what the curve needs (director rules) and returns its undo.
+	setup func() (func() error, error)
+}
+
+// measured is a curve's rounds and its representative series.
+type measured struct {
+	label  string
+	rounds []timing.Series
+	small  []time.Duration
+	fitLat []time.Duration
+	// rep is the round with the median small-message time.
+	rep results.Series
+}
+
+// measureRounds runs every curve once per round, interleaving the curves
+// so that the shared machine's load falls on all of them alike.
+func measureRounds(ctx context.Context, o Options, exp string, curves []curve, rounds int, topt timing.Options, kind probeKind) ([]*measured, error) {
+	out := make([]*measured, len(curves))
+	for i, c := range curves {
+		out[i] = &measured{label: c.label}
+	}
+	for r := 1; r <= rounds; r++ {
+		for i, c := range curves {
+			undo := func() error { return nil }
+			if c.setup != nil {
+				u, err := c.setup()
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", c.label, err)
+				}
+				undo = u
+			}
+			ser, info, err := netpipeOver(ctx, c.server, c.client, c.target, netpipePort, topt, kind)
+			if uerr := undo(); err == nil {
+				err = uerr
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s, round %d: %w", c.label, r, err)
+			}
+			if ser.Fit == nil {
+				return nil, fmt.Errorf("%s, round %d: no fit: %s", c.label, r, ser.FitError)
+			}
+			ser.Label = c.label
+			m := out[i]
+			m.rounds = append(m.rounds, ser)
+			m.small = append(m.small, smallLatency(ser))
+			m.fitLat = append(m.fitLat, ser.Fit.Latency)
+			if m.rep.Info == nil {
+				m.rep.Info = info
+			}
+			fmt.Fprintf(o.Progress, "%s: round %d/%d %-16s ≤64B time %v  fitted latency %v  max rate %v\n", exp, r, rounds, c.label,
+				smallLatency(ser).Round(10*time.Nanosecond), ser.Fit.Latency.Round(10*time.Nanosecond), ser.Fit.MaxRate)
+		}
+	}
+	for _, m := range out {
+		idx := make([]int, len(m.rounds))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.Slice(idx, func(a, b int) bool { return m.small[idx[a]] < m.small[idx[b]] })
+		m.rep.Series = m.rounds[idx[len(idx)/2]]
+		m.rep.Path = "lab/" + m.label
+	}
+	return out, nil
+}
+
+// table writes the usual per-curve summary.
+func table(b *strings.Builder, ms []*measured) {
+	fmt.Fprintf(b, "%-18s %14s %14s %12s %10s\n", "curve", "≤64B time(med)", "fit lat(med)", "max rate", "lat×rate")
+	for _, m := range ms {
+		f := m.rep.Fit
+		fmt.Fprintf(b, "%-18s %14v %14v %12v %10v\n", m.label, medianDur(m.small).Round(10*time.Nanosecond),
+			medianDur(m.fitLat).Round(10*time.Nanosecond), f.MaxRate, f.LatencyBytes)
+	}
 }
 
 // sweepOptions fits a netpipe sweep of sizes up to max into budget. A

@@ -10,7 +10,6 @@ import (
 
 	"github.com/lvsperf/lvsperf/director/nft"
 	"github.com/lvsperf/lvsperf/lab"
-	"github.com/lvsperf/lvsperf/results"
 )
 
 const netpipePort = 5002
@@ -58,7 +57,25 @@ func program(l *lab.Lab, s lab.Seed, p labPath) (func() error, error) {
 	return e.Close, nil
 }
 
+// pathCurves turns paths of a seed lab into curves from the client to rs1.
+func pathCurves(l *lab.Lab, s lab.Seed, prefix string, ps []labPath) []curve {
+	var cs []curve
+	for _, p := range ps {
+		cs = append(cs, curve{label: prefix + p.name, server: l.Host(lab.Realserver(1)), client: l.Host(lab.Client),
+			target: p.target.String(), setup: func() (func() error, error) { return program(l, s, p) }})
+	}
+	return cs
+}
+
 func runPaths(ctx context.Context, o Options) (*Report, error) {
+	return pathsLike(ctx, o, "paths", pingPong)
+}
+
+func runStream(ctx context.Context, o Options) (*Report, error) {
+	return pathsLike(ctx, o, "stream", stream)
+}
+
+func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Report, error) {
 	s, err := lab.NewSeed(lab.SeedOptions{Realservers: 1, OffloadsOff: true})
 	if err != nil {
 		return nil, err
@@ -68,79 +85,60 @@ func runPaths(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer l.Close()
-	paths := seedPaths(s)
-	const rounds = 3
-	per := o.Budget / time.Duration(rounds*len(paths))
-	topt := sweepOptions(o.MaxSize, per)
-	lat := map[string][]time.Duration{}
-	small := map[string][]time.Duration{}
 	unpin, err := pinAll(0)
 	if err != nil {
 		return nil, err
 	}
 	defer unpin()
-	best := map[string]results.Series{}
-	run := newRun("paths")
-	run.Options["offloads"] = "off"
-	run.Options["pinned_cpu"] = "0"
-	run.Options["rounds"] = fmt.Sprint(rounds)
-	// Rounds interleave the paths so that the shared machine's load falls
-	// on all of them alike.
-	for r := 1; r <= rounds; r++ {
-		for _, p := range paths {
-			undo, err := program(l, s, p)
-			if err != nil {
-				return nil, fmt.Errorf("path %s: %w", p.name, err)
-			}
-			ser, info, err := netpipeOver(ctx, l.Host(lab.Realserver(1)), l.Host(lab.Client), p.target.String(), netpipePort, topt)
-			if uerr := undo(); err == nil {
-				err = uerr
-			}
-			if err != nil {
-				return nil, fmt.Errorf("path %s, round %d: %w", p.name, r, err)
-			}
-			if ser.Fit == nil {
-				return nil, fmt.Errorf("path %s, round %d: no fit: %s", p.name, r, ser.FitError)
-			}
-			ser.Label = p.name
-			lat[p.name] = append(lat[p.name], ser.Fit.Latency)
-			small[p.name] = append(small[p.name], smallLatency(ser))
-			fmt.Fprintf(o.Progress, "paths: round %d/%d %-8s small-message time %v fitted latency %v max rate %v\n", r, rounds, p.name,
-				smallLatency(ser).Round(10*time.Nanosecond), ser.Fit.Latency.Round(10*time.Nanosecond), ser.Fit.MaxRate)
-			// Keep the round with the lowest latency as the path's curve:
-			// the machine's other load only ever adds time.
-			if b, ok := best[p.name]; !ok || ser.Fit.Latency < b.Fit.Latency {
-				best[p.name] = results.Series{Series: ser, Path: "lab/" + p.name, Info: info}
-			}
-		}
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "experiment paths: netpipe client → realserver over each path, offloads off, MTU 1500, %d interleaved rounds\n\n", rounds)
-	fmt.Fprintf(&b, "%-8s %14s %14s %14s %12s\n", "path", "≤64B time(med)", "fit lat(med)", "fit lat(best)", "max rate")
-	for _, p := range paths {
-		sr := best[p.name]
-		run.Series = append(run.Series, sr)
-		fmt.Fprintf(&b, "%-8s %14v %14v %14v %12v\n", p.name, medianDur(small[p.name]).Round(10*time.Nanosecond), medianDur(lat[p.name]).Round(10*time.Nanosecond),
-			sr.Fit.Latency.Round(10*time.Nanosecond), sr.Fit.MaxRate)
-	}
-	nat, dr := medianDur(small["nat"]), medianDur(small["dr"])
-	pen := 100 * (float64(nat) - float64(dr)) / float64(dr)
-	fnat, fdr := medianDur(lat["nat"]), medianDur(lat["dr"])
-	fpen := 100 * (float64(fnat) - float64(fdr)) / float64(fdr)
-	fmt.Fprintf(&b, "\nNAT latency penalty over DR: %+.1f%% on the small-message time (median over rounds: NAT %v, DR %v); %+.1f%% on the fitted latency\n",
-		pen, nat.Round(10*time.Nanosecond), dr.Round(10*time.Nanosecond), fpen)
-	verdict := "NAT's latency is above DR's, as in the seed."
-	if pen <= 0 {
-		verdict = "NAT's latency is NOT above DR's in this run (the seed found it was); rerun on a quieter machine before concluding."
-	}
-	fmt.Fprintf(&b, "finding: %s\n", verdict)
-	b.WriteString("seed (2000, 100 Mbit, 133 MHz director): \"The lowest latency connection between the client and the realserver is the direct\n" +
-		"connection. [...] VS-NAT has a 15% latency penalty over VS-DR [...] Julian's martian modification [...] had a greater\n" +
-		"latency than with VS-DR, but better latency than with VS-NAT.\"\n")
-	run.Options["nat_vs_dr_latency_pct"] = fmt.Sprintf("%.1f", pen)
-	files, err := save(o, "paths", run, b.String())
+	paths := seedPaths(s)
+	const rounds = 3
+	ms, err := measureRounds(ctx, o, name, pathCurves(l, s, "", paths), rounds, sweepOptions(o.MaxSize, o.Budget/time.Duration(rounds*len(paths))), kind)
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Name: "paths", Finding: b.String(), Files: files, Latency: latencyRows("paths", run.Series)}, nil
+	run := newRun(name)
+	if kind == stream {
+		run.Probe = "stream"
+	}
+	run.Options["offloads"] = "off"
+	run.Options["pinned_cpu"] = "0"
+	run.Options["rounds"] = fmt.Sprint(rounds)
+	by := map[string]*measured{}
+	for _, m := range ms {
+		run.Series = append(run.Series, m.rep)
+		by[m.label] = m
+	}
+	var b strings.Builder
+	what := "netpipe ping-pong"
+	if kind == stream {
+		what = "netpipe streaming (one way, small acknowledgements)"
+	}
+	fmt.Fprintf(&b, "experiment %s: %s client → realserver over each path, offloads off, MTU 1500, both ends on CPU 0, %d interleaved rounds\n\n", name, what, rounds)
+	table(&b, ms)
+	if kind == pingPong {
+		nat, dr := medianDur(by["nat"].small), medianDur(by["dr"].small)
+		pen := 100 * (float64(nat) - float64(dr)) / float64(dr)
+		fnat, fdr := medianDur(by["nat"].fitLat), medianDur(by["dr"].fitLat)
+		fpen := 100 * (float64(fnat) - float64(fdr)) / float64(fdr)
+		fmt.Fprintf(&b, "\nNAT latency penalty over DR: %+.1f%% on the small-message time (median over rounds: NAT %v, DR %v); %+.1f%% on the fitted latency\n",
+			pen, nat.Round(10*time.Nanosecond), dr.Round(10*time.Nanosecond), fpen)
+		run.Options["nat_vs_dr_latency_pct"] = fmt.Sprintf("%.1f", pen)
+		verdict := "NAT's latency is above DR's, as in the seed."
+		if pen <= 0 {
+			verdict = "NAT's latency is NOT above DR's in this run (the seed found it was); rerun on a quieter machine before concluding."
+		}
+		fmt.Fprintf(&b, "finding: %s\n", verdict)
+		b.WriteString("seed (2000, 100 Mbit, 133 MHz director): \"The lowest latency connection between the client and the realserver is the direct\n" +
+			"connection. [...] VS-NAT has a 15% latency penalty over VS-DR [...] Julian's martian modification [...] had a greater\n" +
+			"latency than with VS-DR, but better latency than with VS-NAT.\"\n")
+	} else {
+		b.WriteString("seed: \"it appears that the netpipe one-way stream test give the same throughput and node position as does the\n" +
+			"two-way netpipe test, indicating that LVS has no preference for the direction in which the large packets travel\"\n" +
+			"compare the max rates above with `lvsperf experiment paths`.\n")
+	}
+	files, err := save(o, name, run, b.String())
+	if err != nil {
+		return nil, err
+	}
+	return &Report{Name: name, Finding: b.String(), Files: files, Latency: latencyRows(name, run.Series)}, nil
 }
