@@ -51,10 +51,7 @@ func TestDecodeRefuses(t *testing.T) {
 		msg  string
 	}{
 		{"empty", nil, ErrNotRun, "empty"},
-		// Decode's message for a truncated file is "does not start with an
-		// lvsperf run record" until store.go reads its header with
-		// readHeader (TestReadHeaderTruncated); the error is ErrNotRun either way.
-		{"truncated", good[:len(good)*2/3], ErrNotRun, ""},
+		{"truncated", good[:len(good)*2/3], ErrNotRun, "truncated or corrupt"},
 		{"newer schema", newerSchema(t), ErrNewerSchema, "schema 99, this build reads up to 1; use a newer lvsperf"},
 		{"other msgpack", otherMsgpack(t), ErrNotRun, "does not start with an lvsperf run record"},
 		{"text", []byte("0.000481 0.015857 8 1 0.000000\n"), ErrNotRun, ""},

@@ -56,8 +56,8 @@ func Decode(r io.Reader) (*Run, error) {
 }
 
 func decodeBytes(data []byte) (*Run, error) {
-	var h header
-	if err := msgpack.Unmarshal(data, &h); err != nil || h.Format != Format {
+	h, err := readHeader(data)
+	if err != nil || h.Format != Format {
 		if len(data) == 0 {
 			return nil, fmt.Errorf("%w: the file is empty", ErrNotRun)
 		}
