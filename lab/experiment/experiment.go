@@ -79,8 +79,8 @@ func registry() []experiment {
 	return []experiment{
 		{"paths", "netpipe direct / forward / NAT / DR / martian (seed §2.1)", runPaths},
 		{"mtu", "netpipe at MTU 1500, 750, 400, 200, offloads off: the pole moves with the MTU (seed §1.4)", runMTU},
-		{"nics", "one-NIC vs two-NIC director (seed §1.5.4)", notYet("nics")},
-		{"multi-netpipe", "two simultaneous netpipes from the director (seed §1.5.2-3)", notYet("multi-netpipe")},
+		{"nics", "one-NIC vs two-NIC director (seed §1.5.4)", runNICs},
+		{"multi-netpipe", "two simultaneous netpipes from the director (seed §1.5.2-3)", runMultiNetpipe},
 		{"tp", "transparent proxy on realserver, director, both (seed §3)", notYet("tp")},
 		{"http", "persistent vs non-persistent HTTP, 1 vs 2 realservers (seed §4)", notYet("http")},
 		{"stream", "netpipe streaming over the same paths (seed §5.1)", runStream},
@@ -371,6 +371,10 @@ func smallLatency(s timing.Series) time.Duration {
 		}
 	}
 	return best
+}
+
+func seriesOf(s timing.Series, path string) results.Series {
+	return results.Series{Series: s, Path: path}
 }
 
 func medianDur(d []time.Duration) time.Duration {
