@@ -95,6 +95,7 @@ type worker struct {
 	reqKeep []byte
 	reqLast []byte
 	rd      reader
+	raw     *rawDialer // nil for targets that are not IPv4 addresses
 
 	lat, uncorr, trans, conn *hdrhistogram.Histogram
 	fastest, slowest         time.Duration
@@ -121,10 +122,17 @@ func newWorker(id int, o *Options) *worker {
 		w.uncorr = hdrhistogram.New(1, histMax, 3)
 	}
 	w.dialer.Timeout = o.Timeout
+	// No TCP keep-alive probes: connections live for K requests, and the
+	// option costs setsockopt calls on every connect.
+	w.dialer.KeepAlive = -1
+	w.dialer.KeepAliveConfig.Enable = false
 	var src net.IP
 	if o.Sources > 0 {
 		src = net.IPv4(127, 0, 0, byte(2+id%o.Sources))
 		w.dialer.LocalAddr = &net.TCPAddr{IP: src}
+	}
+	if rd, ok := newRawDialer(o.Target, src, o.Linger0, o.Timeout); ok {
+		w.raw = rd
 	}
 	w.dialer.Control = func(network, address string, c syscall.RawConn) error {
 		var serr error
@@ -170,7 +178,7 @@ func (w *worker) fail(err error, eof ErrKind) {
 func (w *worker) run(ctx context.Context, start, deadline time.Time, stop *atomic.Bool) {
 	o := w.o
 	var (
-		c        net.Conn
+		c        conn
 		used     int
 		deadl    time.Time
 		interval time.Duration
@@ -215,7 +223,7 @@ func (w *worker) run(ctx context.Context, start, deadline time.Time, stop *atomi
 		opened := false
 		if c == nil {
 			var err error
-			c, err = w.dialer.DialContext(ctx, "tcp", o.Target)
+			c, err = w.dial()
 			if err != nil {
 				c = nil
 				if ctx.Err() != nil {
@@ -293,8 +301,18 @@ func (w *worker) run(ctx context.Context, start, deadline time.Time, stop *atomi
 	}
 }
 
+// dial opens a connection with the raw dialer when it can.
+func (w *worker) dial() (conn, error) {
+	if w.raw != nil {
+		return w.raw.dial()
+	}
+	// The dial is bounded by the dialer's timeout; a cancellable context
+	// would cost a watcher per connect.
+	return w.dialer.DialContext(context.Background(), "tcp", w.o.Target)
+}
+
 // roundTrip sends req and reads one response.
-func (w *worker) roundTrip(c net.Conn, req []byte) (response, int64, error) {
+func (w *worker) roundTrip(c conn, req []byte) (response, int64, error) {
 	if _, err := c.Write(req); err != nil {
 		return response{}, 0, err
 	}
