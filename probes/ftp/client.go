@@ -31,7 +31,8 @@ type ClientOptions struct {
 	// LoginPerTransfer connects and logs in for every transfer, as running
 	// the console ftp client once per file did; the time includes it.
 	LoginPerTransfer bool
-	// Dir is the server directory holding file.N. Default "/".
+	// Dir is the server directory holding file.N. Default the login
+	// directory (names are sent relative to it).
 	Dir string
 	// Timeout bounds connecting and each transfer. Default 1 minute.
 	Timeout time.Duration
@@ -52,11 +53,8 @@ func (o ClientOptions) Normalize() (ClientOptions, error) {
 	if o.User == "" {
 		o.User, o.Password = "anonymous", "lvsperf@"
 	}
-	if o.Dir == "" {
-		o.Dir = "/"
-	}
-	if !path.IsAbs(o.Dir) || path.Clean(o.Dir) != o.Dir {
-		return o, fmt.Errorf("ftp client: dir %q: want a clean absolute path", o.Dir)
+	if o.Dir != "" && path.Clean(o.Dir) != o.Dir {
+		return o, fmt.Errorf("ftp client: dir %q: want a clean path", o.Dir)
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
@@ -207,7 +205,12 @@ func (p *passive) size(name string) (int64, error) { return p.sc.FileSize(name) 
 
 func (p *passive) quit() error { return p.sc.Quit() }
 
-func (c *Client) path(name string) string { return path.Join(c.opts.Dir, name) }
+func (c *Client) path(name string) string {
+	if c.opts.Dir == "" {
+		return name
+	}
+	return path.Join(c.opts.Dir, name)
+}
 
 // transfer runs f on a session, logging in first (and out after) when the
 // client logs in per transfer, and returns the time from the first byte of
