@@ -13,6 +13,8 @@ func newProbeCmd() *cobra.Command {
 		// probe subcommands: one line each
 		newProbeNFSCmd(),
 		newProbeFTPCmd(),
+		newProbeRshCmd(),
+		newProbeLpdCmd(),
 	)
 	return c
 }

@@ -14,6 +14,8 @@ func newServeCmd() *cobra.Command {
 		newServeHTTPCmd(),
 		newServeNFSCmd(),
 		newServeFTPCmd(),
+		newServeRshCmd(),
+		newServeLpdCmd(),
 	)
 	return c
 }

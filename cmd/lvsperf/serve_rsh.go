@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lvsperf/lvsperf/probes/rsh"
+)
+
+// newServeRshCmd runs the copy-sink rshd until interrupted.
+func newServeRshCmd() *cobra.Command {
+	var o rsh.Options
+	var null string
+	c := &cobra.Command{
+		Use:   "rsh",
+		Short: "Serve rsh copies (cat > /dev/null, cat > NAME into a spool directory); never runs a shell",
+		Long: `Serve the rcmd protocol (BSD rshd) for bulk-copy probes. It accepts only
+"cat > /dev/null", "cat > NAME" and the seed's "(cd DIR; cat > NAME)", the last
+two into --spool (DIR is mapped onto it), and refuses anything else with rshd's
+error byte and a message. A file appears under its name only when its copy
+ended cleanly. Like BSD rshd it wants clients on reserved ports (512-1023) and
+connects back to the stderr port from one; --allow-unreserved lifts that.
+
+Example:
+  lvsperf serve rsh --listen 127.0.0.1:514 --spool /var/tmp/rsh --fsync`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Null = rsh.NullMode(null)
+			o.Logf = func(format string, args ...any) { fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...) }
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			s, err := rsh.NewServer(o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "serving rsh copies on %s; interrupt to stop\n", s.Addr())
+			<-ctx.Done()
+			err = s.Close()
+			st := s.Stats()
+			fmt.Fprintf(cmd.OutOrStdout(), "%d connections, %d copies (%d bytes), %d refused, %d failed\n", st.Accepted, st.Completed, st.Bytes, st.Refused, st.Failed)
+			return err
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Listen, "listen", rsh.DefaultAddr, "address to listen on")
+	f.StringVar(&o.SpoolDir, "spool", "", "directory for cat > NAME copies (default: refuse them)")
+	f.StringVar(&null, "null", string(rsh.NullDevNull), "what cat > /dev/null does: devnull (write to /dev/null as cat does) or memory (count only)")
+	f.BoolVar(&o.Fsync, "fsync", false, "fsync each spooled file before renaming it into place")
+	f.BoolVar(&o.AllowUnreserved, "allow-unreserved", false, "accept clients and stderr ports outside 512-1023")
+	f.IntVar(&o.MaxConns, "max-conns", rsh.DefaultMaxConns, "concurrent connections")
+	f.DurationVar(&o.IdleTimeout, "idle-timeout", rsh.DefaultIdleTimeout, "drop a copy whose client sends nothing for this long")
+	return c
+}

@@ -1,0 +1,155 @@
+package lpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/runner"
+	"github.com/lvsperf/lvsperf/timing"
+)
+
+// SweepOptions say what `lvsperf probe lpd` measures. The zero value sweeps
+// jobs of 2^0 … 2^20 bytes to the "null" queue of an embedded server that
+// discards them (lp=/dev/null), reached directly, keeping nothing on disk.
+type SweepOptions struct {
+	// Host is a running lpd (host:port); empty starts embedded servers
+	// (Server) on Path.
+	Host string
+	Path paths.Spec
+	// MinExp and MaxExp bound the sizes 2^MinExp … 2^MaxExp (default 0, 20).
+	MinExp, MaxExp int
+	// Spool makes embedded servers spool each job to a temporary directory
+	// (printed to /dev/null and removed when whole) instead of discarding
+	// it as it arrives.
+	Spool bool
+	// Server configures embedded servers.
+	Server Options
+	// Probe sets the queue, host and user of each job and the client.
+	Probe ProbeOptions
+	// Timing is the timing core's options; Sizes is set from the exponents.
+	Timing timing.Options
+	// OutDir and Name say where the run is saved ("" keeps nothing).
+	OutDir, Name string
+	// Progress receives a line per measured size; nil is silent.
+	Progress io.Writer
+}
+
+// StartServer returns a paths.StartServer that starts an embedded lpd with
+// o on a free loopback port; with spool set and no o.SpoolDir it spools to
+// a temporary directory removed when the server stops.
+func StartServer(o Options, spool bool) paths.StartServer {
+	return func(ctx context.Context) (string, func() error, error) {
+		o := o
+		if o.Listen == "" {
+			o.Listen = "127.0.0.1:0"
+		}
+		var tmp string
+		if spool && o.SpoolDir == "" {
+			d, err := os.MkdirTemp("", "lvsperf-lpd-spool-")
+			if err != nil {
+				return "", nil, fmt.Errorf("lpd spool directory: %w", err)
+			}
+			tmp, o.SpoolDir = d, d
+		}
+		s, err := NewServer(o)
+		if err != nil {
+			if tmp != "" {
+				os.RemoveAll(tmp)
+			}
+			return "", nil, err
+		}
+		return s.Addr(), func() error {
+			err := s.Close()
+			if tmp != "" {
+				err = errors.Join(err, os.RemoveAll(tmp))
+			}
+			return err
+		}, nil
+	}
+}
+
+// Sweep measures print jobs of 2^MinExp … 2^MaxExp bytes and saves the run
+// as it goes.
+func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
+	if o.MaxExp == 0 && o.MinExp == 0 {
+		o.MaxExp = 20
+	}
+	sizes, err := timing.PowersOfTwo(o.MinExp, o.MaxExp)
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("lpd sweep: %w", err)
+	}
+	if o.Host != "" && o.Path.Via == paths.Director {
+		return runner.Result{}, errors.New("lpd sweep: --via director starts its own servers behind the director: omit --host")
+	}
+	if o.Probe.Queue == "" {
+		o.Probe.Queue = DefaultQueue
+	}
+	if o.Server.Queue == "" {
+		o.Server.Queue = o.Probe.Queue
+	}
+	if _, err := o.Server.normalize(); err != nil {
+		return runner.Result{}, fmt.Errorf("lpd sweep: %w", err)
+	}
+	if _, err := (Job{Queue: o.Probe.Queue, Host: o.Probe.Host, User: o.Probe.User}).normalize(); err != nil {
+		return runner.Result{}, fmt.Errorf("lpd sweep: %w", err)
+	}
+	topts := o.Timing
+	topts.Sizes = sizes
+	return runner.Run(ctx, runner.Config{
+		Probe: "lpd",
+		Options: map[string]string{
+			"host": o.Host, "queue": o.Probe.Queue, "min-exp": strconv.Itoa(o.MinExp), "max-exp": strconv.Itoa(o.MaxExp),
+			"spool": strconv.FormatBool(o.Spool), "fsync": strconv.FormatBool(o.Server.Fsync),
+			"data-first": strconv.FormatBool(o.Probe.DataFirst), "reserved-port": strconv.FormatBool(o.Probe.Client.ReservedPort),
+			"budget": o.Timing.Budget.String(), "via": string(o.Path.Via), "scheduler": o.Path.Scheduler,
+			"realservers": strconv.Itoa(o.Path.Realservers),
+		},
+		Timing: topts,
+		Legs:   []runner.Leg{{Label: "lpd job to queue " + o.Probe.Queue, Target: o.Host, Spec: o.Path, Start: StartServer(o.Server, o.Spool)}},
+		Dial: func(_ context.Context, target string) (runner.Probe, error) {
+			return &sweepProbe{NewProbe(target, o.Probe), o}, nil
+		},
+		OutDir:   o.OutDir,
+		Name:     o.Name,
+		Progress: o.Progress,
+	})
+}
+
+// sweepProbe is a Probe with what the runner records about it.
+type sweepProbe struct {
+	*Probe
+	o SweepOptions
+}
+
+func (p *sweepProbe) Run(ctx context.Context, n timing.Bytes, each []time.Duration) (timing.Batch, error) {
+	return p.Probe.Run(ctx, n, each)
+}
+
+func (p *sweepProbe) Close() error { return nil }
+
+func (p *sweepProbe) Info() map[string]string {
+	order := "control file first (rlpr's default)"
+	if p.o.Probe.DataFirst {
+		order = "data file first"
+	}
+	info := map[string]string{
+		"queue": p.o.Probe.Queue, "order": order,
+		"transfer":    "connect, receive-job, control and data files, the last ack",
+		"payload":     "in-memory pattern (no client disk reads)",
+		"job_numbers": "cycling from a random start; a job refused after the queue accepted it is retried with the next number (at most 3 times), only the job that went through is timed",
+	}
+	if p.o.Host == "" {
+		if p.o.Spool {
+			info["server"] = fmt.Sprintf("embedded lvsperf lpd spooling to disk (fsync %v), printing to /dev/null", p.o.Server.Fsync)
+		} else {
+			info["server"] = "embedded lvsperf lpd discarding jobs as they arrive (lp=/dev/null)"
+		}
+	}
+	return info
+}

@@ -1,0 +1,191 @@
+package rsh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/runner"
+	"github.com/lvsperf/lvsperf/timing"
+)
+
+// Sink names what a sweep's copies go to on the server.
+type Sink string
+
+// Sinks.
+const (
+	// SinkNameNull copies with `cat > /dev/null`.
+	SinkNameNull Sink = "null"
+	// SinkNameDisk copies with the seed's `(cd /usr; cat > file.N)`.
+	SinkNameDisk Sink = "disk"
+)
+
+// SweepOptions say what `lvsperf probe rsh` measures. The zero value sweeps
+// file.0 … file.20 into /dev/null of an embedded server reached directly,
+// keeping nothing on disk.
+type SweepOptions struct {
+	// Host is a running rshd (host:port); empty starts embedded servers
+	// (Server) on Path.
+	Host string
+	Path paths.Spec
+	// MinExp and MaxExp bound the sizes 2^MinExp … 2^MaxExp (default 0, 20).
+	MinExp, MaxExp int
+	// Sink is null (default) or disk.
+	Sink Sink
+	// Server configures embedded servers; with the disk sink each gets a
+	// temporary spool directory, removed when it stops.
+	Server Options
+	Client ClientOptions
+	// Timing is the timing core's options; Sizes is set from the exponents.
+	Timing timing.Options
+	// OutDir and Name say where the run is saved ("" keeps nothing).
+	OutDir, Name string
+	// Progress receives a line per measured size; nil is silent.
+	Progress io.Writer
+}
+
+// StartServer returns a paths.StartServer that starts an embedded rshd
+// with o on a free loopback port. With spool set and no o.SpoolDir it makes
+// a temporary spool directory and removes it when the server stops. When
+// the process cannot bind reserved ports it accepts unprivileged clients,
+// as it must to hear from a client of the same process.
+func StartServer(o Options, spool bool) paths.StartServer {
+	return func(ctx context.Context) (string, func() error, error) {
+		o := o
+		if o.Listen == "" {
+			o.Listen = "127.0.0.1:0"
+		}
+		if os.Geteuid() != 0 {
+			o.AllowUnreserved = true
+		}
+		var tmp string
+		if spool && o.SpoolDir == "" {
+			d, err := os.MkdirTemp("", "lvsperf-rsh-spool-")
+			if err != nil {
+				return "", nil, fmt.Errorf("rsh spool directory: %w", err)
+			}
+			tmp, o.SpoolDir = d, d
+		}
+		s, err := NewServer(o)
+		if err != nil {
+			if tmp != "" {
+				os.RemoveAll(tmp)
+			}
+			return "", nil, err
+		}
+		return s.Addr(), func() error {
+			err := s.Close()
+			if tmp != "" {
+				err = errors.Join(err, os.RemoveAll(tmp))
+			}
+			return err
+		}, nil
+	}
+}
+
+// Sweep measures copies of file.MinExp … file.MaxExp and saves the run as
+// it goes.
+func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
+	if o.MaxExp == 0 && o.MinExp == 0 {
+		o.MaxExp = 20
+	}
+	sizes, err := timing.PowersOfTwo(o.MinExp, o.MaxExp)
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("rsh sweep: %w", err)
+	}
+	if o.Sink == "" {
+		o.Sink = SinkNameNull
+	}
+	if o.Sink != SinkNameNull && o.Sink != SinkNameDisk {
+		return runner.Result{}, fmt.Errorf("rsh sweep: sink %q: want %q or %q", o.Sink, SinkNameNull, SinkNameDisk)
+	}
+	if o.Host != "" && o.Path.Via == paths.Director {
+		return runner.Result{}, errors.New("rsh sweep: --via director starts its own servers behind the director: omit --host")
+	}
+	if _, err := o.Server.normalize(); err != nil {
+		return runner.Result{}, fmt.Errorf("rsh sweep: %w", err)
+	}
+	copt, err := o.Client.normalize()
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("rsh sweep: %w", err)
+	}
+	if o.Host == "" && os.Geteuid() != 0 && copt.Ports == PortAuto {
+		copt.Ports = PortAny
+	}
+	label := "rsh cat > /dev/null"
+	if o.Sink == SinkNameDisk {
+		label = "rsh (cd /usr; cat > file.N)"
+	}
+	topts := o.Timing
+	topts.Sizes = sizes
+	return runner.Run(ctx, runner.Config{
+		Probe: "rsh",
+		Options: map[string]string{
+			"host": o.Host, "min-exp": strconv.Itoa(o.MinExp), "max-exp": strconv.Itoa(o.MaxExp),
+			"sink": string(o.Sink), "null": string(o.Server.Null), "fsync": strconv.FormatBool(o.Server.Fsync),
+			"ports": string(copt.Ports), "no-stderr": strconv.FormatBool(copt.NoStderr), "user": copt.RemoteUser,
+			"budget": o.Timing.Budget.String(), "via": string(o.Path.Via), "scheduler": o.Path.Scheduler,
+			"realservers": strconv.Itoa(o.Path.Realservers),
+		},
+		Timing: topts,
+		Legs:   []runner.Leg{{Label: label, Target: o.Host, Spec: o.Path, Start: StartServer(o.Server, o.Sink == SinkNameDisk)}},
+		Dial: func(_ context.Context, target string) (runner.Probe, error) {
+			return newSweepProbe(target, o, copt), nil
+		},
+		OutDir:   o.OutDir,
+		Name:     o.Name,
+		Progress: o.Progress,
+	})
+}
+
+// sweepProbe is a Probe with what the runner records about it.
+type sweepProbe struct {
+	addr   string
+	o      SweepOptions
+	client ClientOptions
+}
+
+func newSweepProbe(addr string, o SweepOptions, c ClientOptions) *sweepProbe {
+	return &sweepProbe{addr: addr, o: o, client: c}
+}
+
+// Command returns the remote command for a copy of n bytes to sink.
+func (s Sink) Command(n timing.Bytes) string {
+	if s != SinkNameDisk {
+		return "cat > /dev/null"
+	}
+	name := "file." + strconv.FormatInt(int64(n), 10) + "B"
+	if n > 0 && n&(n-1) == 0 {
+		name = "file." + strconv.Itoa(bits.TrailingZeros64(uint64(n)))
+	}
+	return "(cd /usr; cat > " + name + ")"
+}
+
+func (p *sweepProbe) Run(ctx context.Context, n timing.Bytes, each []time.Duration) (timing.Batch, error) {
+	pr := NewProbe(p.addr, ProbeOptions{Command: p.o.Sink.Command(n), Client: p.client})
+	return pr.Run(ctx, n, each)
+}
+
+func (p *sweepProbe) Close() error { return nil }
+
+func (p *sweepProbe) Info() map[string]string {
+	info := map[string]string{
+		"command": p.o.Sink.Command(1 << 20), "ports": string(p.client.Ports),
+		"stderr_channel": strconv.FormatBool(!p.client.NoStderr), "transfer": "connect, rcmd handshake, data, half-close, server closes both streams",
+		"payload": "in-memory pattern (no client disk reads)",
+	}
+	if p.o.Host == "" {
+		null := p.o.Server.Null
+		if null == "" {
+			null = NullDevNull
+		}
+		info["server"] = fmt.Sprintf("embedded lvsperf rshd, /dev/null as %s, fsync %v", null, p.o.Server.Fsync)
+	}
+	return info
+}
