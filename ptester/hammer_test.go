@@ -1,7 +1,9 @@
 package ptester
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -310,5 +312,92 @@ func TestHammerCancel(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("cancel took %v", d)
+	}
+}
+
+// cannedServer answers every request on a connection with the same bytes,
+// allocating nothing per request, so allocation counts see only the client.
+func cannedServer(t testing.TB, resp string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				out := []byte(resp)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					// One response per request head in what was read.
+					for range bytes.Count(buf[:n], []byte("\r\n\r\n")) {
+						if _, err := c.Write(out); err != nil {
+							return
+						}
+					}
+				}
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestRoundTripDoesNotAllocate(t *testing.T) {
+	addr := cannedServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 1024\r\nConnection: keep-alive\r\n\r\n"+strings.Repeat("0", 1024))
+	o, err := Options{Target: addr, Path: "/file/file.10"}.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorker(0, &o)
+	c, err := w.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w.rd.conn = c
+	var failed error
+	allocs := testing.AllocsPerRun(2000, func() {
+		resp, n, err := w.roundTrip(c, w.reqKeep)
+		if err != nil || resp.status != 200 || n != 1024 {
+			failed = fmt.Errorf("status %d, %d bytes, %v", resp.status, n, err)
+		}
+		record(w.lat, time.Millisecond)
+	})
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per keep-alive request, want 0", allocs)
+	}
+}
+
+func BenchmarkRoundTrip(b *testing.B) {
+	addr := cannedServer(b, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n0")
+	o, err := Options{Target: addr, Path: "/file/file.0"}.Normalize()
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := newWorker(0, &o)
+	c, err := w.dial()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	w.rd.conn = c
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := w.roundTrip(c, w.reqKeep); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
