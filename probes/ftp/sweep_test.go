@@ -1,0 +1,50 @@
+package ftp
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/timing"
+)
+
+func TestSweepDirectAndDirector(t *testing.T) {
+	for _, c := range []struct {
+		via    paths.Spec
+		client ClientOptions
+		server ServerOptions
+	}{
+		{paths.Spec{Via: paths.Direct}, ClientOptions{LoginPerTransfer: true}, ServerOptions{Sink: true}},
+		{paths.Spec{Via: paths.Director, Realservers: 2}, ClientOptions{}, ServerOptions{}},
+		{paths.Spec{Via: paths.Director}, ClientOptions{Active: true}, ServerOptions{Storage: Disk}},
+	} {
+		out := t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := Sweep(ctx, SweepOptions{
+			Path: c.via, MaxExp: 12, Client: c.client, Server: c.server,
+			Timing: timing.Options{Budget: 2 * time.Second}, OutDir: out, Name: "ftp",
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.via.Via, c.client.Mode(), err)
+		}
+		run, err := results.Load(filepath.Join(out, "ftp"+results.Extension))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !run.Complete || run.Probe != "ftp" || len(run.Series) != 2 {
+			t.Fatalf("%s: complete %v, probe %q, %d series", c.via.Via, run.Complete, run.Probe, len(run.Series))
+		}
+		for _, s := range run.Series {
+			if len(s.Points) == 0 || s.Info["mode"] != c.client.Mode() {
+				t.Fatalf("%s: %d points, info %v", s.Label, len(s.Points), s.Info)
+			}
+			if c.via.Via == paths.Director && s.Info["data_path"] == "" {
+				t.Fatalf("%s: a director run does not say where data went", s.Label)
+			}
+		}
+	}
+}
