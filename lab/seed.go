@@ -54,6 +54,15 @@ type Seed struct {
 	// VIPNAT, VIPDR, VIPMartian and VIPTP are the virtual addresses of
 	// LVS-NAT, LVS-DR, the martian DR variant and transparent proxy.
 	VIPNAT, VIPDR, VIPMartian, VIPTP netip.Addr
+	// VIPTPDirector is accepted by "transparent proxy" on the director only
+	// (routed to it, no address there) and held on the realservers' lo;
+	// VIPTPReal is held by the director (answers ARP) and accepted by
+	// tproxy on the realservers only. VIPTP is accepted that way on both.
+	VIPTPDirector, VIPTPReal netip.Addr
+	// TProxyMark and TProxyTable are the firewall mark and routing table
+	// the realservers use to deliver tproxied packets locally.
+	TProxyMark  uint32
+	TProxyTable int
 	// RealLAN are the realservers' addresses on the director's LAN (the
 	// forward and NAT targets), RealMAC their MACs there, and RealReturn
 	// their addresses on the return LAN (the direct target; empty in a
@@ -75,7 +84,8 @@ func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
 //	one-NIC: client c0 10.99.2.2, director br0 10.99.2.1, rsN eth0 10.99.2.1N on one bridge
 //
 // VIPs sit in the client's subnet: .100 NAT, .101 DR, .102 martian, .103
-// transparent proxy. Realservers hold the DR and martian VIPs on lo with
+// transparent proxy on director and realservers, .104 on the director only,
+// .105 on the realservers only. Realservers hold the DR and martian VIPs on lo with
 // arp_ignore=1/arp_announce=2; a rule sends replies from the DR VIP over the
 // return LAN, while martian replies follow the default route through the
 // director. MACs are fixed: 02:99:<net>:00:00:<host>.
@@ -107,7 +117,11 @@ func NewSeed(o SeedOptions) (Seed, error) {
 		VIPDR:          ip("10.99." + cnet + ".101"),
 		VIPMartian:     ip("10.99." + cnet + ".102"),
 		VIPTP:          ip("10.99." + cnet + ".103"),
+		VIPTPDirector:  ip("10.99." + cnet + ".104"),
+		VIPTPReal:      ip("10.99." + cnet + ".105"),
 		ReturnTable:    101,
+		TProxyMark:     1,
+		TProxyTable:    100,
 	}
 	sp := Spec{OffloadsOff: o.OffloadsOff}
 	sp.Hosts = append(sp.Hosts,
@@ -127,7 +141,7 @@ func NewSeed(o SeedOptions) (Seed, error) {
 			B: End{Host: Director, Dev: "cp", MAC: "02:99:02:00:00:f2", Bridge: "br0"}})
 		// The director answers ARP for the NAT and DR VIPs; the martian and
 		// tproxy VIPs are routed to it by the client.
-		sp.Bridges[0].Addrs = append(sp.Bridges[0].Addrs, netip.PrefixFrom(s.VIPNAT, 32), netip.PrefixFrom(s.VIPDR, 32))
+		sp.Bridges[0].Addrs = append(sp.Bridges[0].Addrs, netip.PrefixFrom(s.VIPNAT, 32), netip.PrefixFrom(s.VIPDR, 32), netip.PrefixFrom(s.VIPTPReal, 32))
 	} else {
 		s.DirectorInDev = "d0"
 		sp.Hosts[0].Sysctls["net/bridge/bridge-nf-call-iptables"] = "0"
@@ -136,11 +150,11 @@ func NewSeed(o SeedOptions) (Seed, error) {
 		sp.Links = append(sp.Links, Link{MTU: o.ClientMTU, Rate: o.Rate,
 			A: End{Host: Client, Dev: "c0", MAC: "02:99:01:00:00:02", Addrs: []netip.Prefix{pfx("10.99.1.2/24")}},
 			B: End{Host: Director, Dev: "d0", MAC: "02:99:01:00:00:01", Addrs: []netip.Prefix{
-				pfx("10.99.1.1/24"), netip.PrefixFrom(s.VIPNAT, 32), netip.PrefixFrom(s.VIPDR, 32)}}})
+				pfx("10.99.1.1/24"), netip.PrefixFrom(s.VIPNAT, 32), netip.PrefixFrom(s.VIPDR, 32), netip.PrefixFrom(s.VIPTPReal, 32)}}})
 		sp.Hosts[0].Routes = append(sp.Hosts[0].Routes, Route{Dst: pfx("10.99.2.0/24"), Via: s.DirectorAddr})
 	}
-	// Martian and tproxy VIPs: a host route on the client to the director.
-	for _, v := range []netip.Addr{s.VIPMartian, s.VIPTP} {
+	// VIPs the director holds no address for: a host route on the client.
+	for _, v := range []netip.Addr{s.VIPMartian, s.VIPTP, s.VIPTPDirector} {
 		sp.Hosts[0].Routes = append(sp.Hosts[0].Routes, Route{Dst: netip.PrefixFrom(v, 32), Via: s.DirectorAddr})
 	}
 	for i := 1; i <= o.Realservers; i++ {
@@ -150,13 +164,16 @@ func NewSeed(o SeedOptions) (Seed, error) {
 		s.RealLAN = append(s.RealLAN, lan)
 		s.RealMAC = append(s.RealMAC, mac)
 		h := Host{Name: name,
-			Loopback: []netip.Prefix{netip.PrefixFrom(s.VIPDR, 32), netip.PrefixFrom(s.VIPMartian, 32)},
+			Loopback: []netip.Prefix{netip.PrefixFrom(s.VIPDR, 32), netip.PrefixFrom(s.VIPMartian, 32), netip.PrefixFrom(s.VIPTPDirector, 32)},
 			Sysctls: map[string]string{
 				"net/ipv4/conf/all/arp_ignore":   "1",
 				"net/ipv4/conf/all/arp_announce": "2",
 				"net/ipv4/conf/all/rp_filter":    "0",
 			},
-			Routes: []Route{{Dst: pfx("0.0.0.0/0"), Via: s.DirectorInside}},
+			Routes: []Route{{Dst: pfx("0.0.0.0/0"), Via: s.DirectorInside},
+				// tproxy: marked packets are delivered locally.
+				{Dst: pfx("0.0.0.0/0"), Dev: "lo", Table: s.TProxyTable, Local: true}},
+			Rules: []Rule{{Mark: s.TProxyMark, Table: s.TProxyTable}},
 		}
 		sp.Links = append(sp.Links, Link{
 			A: End{Host: name, Dev: "eth0", MAC: mac, Addrs: []netip.Prefix{netip.PrefixFrom(lan, 24)}},
@@ -172,7 +189,9 @@ func NewSeed(o SeedOptions) (Seed, error) {
 				B: End{Host: Client, Dev: fmt.Sprintf("r%dq", i), Bridge: "br1", MAC: fmt.Sprintf("02:99:03:00:00:%02x", 0xe0+i)}})
 			h.Routes = append(h.Routes, Route{Dst: pfx("0.0.0.0/0"), Via: ip("10.99.3.1"), Dev: "eth1", Table: s.ReturnTable})
 		}
-		h.Rules = append(h.Rules, Rule{From: netip.PrefixFrom(s.VIPDR, 32), Table: s.ReturnTable})
+		for _, v := range []netip.Addr{s.VIPDR, s.VIPTP, s.VIPTPDirector, s.VIPTPReal} {
+			h.Rules = append(h.Rules, Rule{From: netip.PrefixFrom(v, 32), Table: s.ReturnTable})
+		}
 		sp.Hosts = append(sp.Hosts, h)
 	}
 	if !o.OneNIC {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,8 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/lvsperf/lvsperf/lab"
 )
@@ -177,5 +181,84 @@ func TestBuckets(t *testing.T) {
 	}
 	if _, err := Buckets(rs, "nosuch", 8); err == nil {
 		t.Error("unknown scheduler accepted")
+	}
+}
+
+// transparentListen listens with IP_TRANSPARENT, as tproxy needs.
+func transparentListen(t *testing.T, h *lab.HostNS, addr string) net.Listener {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_TRANSPARENT, 1) })
+		return errors.Join(err, serr)
+	}}
+	var ln net.Listener
+	if err := h.Do(func() (err error) { ln, err = lc.Listen(context.Background(), "tcp", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+func TestTProxyOnRealserver(t *testing.T) {
+	needRoot(t)
+	s, err := lab.NewSeed(lab.SeedOptions{Realservers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lab.Up(context.Background(), s.Spec, lab.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	rs := l.Host(lab.Realserver(1))
+	ln := transparentListen(t, rs, ":7100")
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				// Say which address the client reached: the VIP, which the
+				// realserver holds no address for.
+				io.WriteString(c, c.LocalAddr().(*net.TCPAddr).IP.String()+"\n")
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	mac, _ := net.ParseMAC(s.RealMAC[0])
+	out, _ := net.ParseMAC(s.DirectorOutMAC)
+	for _, vip := range []netip.Addr{s.VIPTP, s.VIPTPReal} {
+		t.Run(vip.String(), func(t *testing.T) {
+			e, err := Program(l.Host(lab.Director).FD(), Config{Mode: DR, VIP: vip, Port: 7100,
+				Realservers: []Realserver{{Addr: s.RealLAN[0], MAC: mac}}, InDev: s.DirectorInDev, OutDev: s.DirectorOutDev, OutMAC: out})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			// Without tproxy the realserver has no socket for the VIP.
+			if _, err := exchange(l.Host(lab.Client), net.JoinHostPort(vip.String(), "7100")); err == nil {
+				t.Fatal("the realserver accepted the VIP before tproxy was programmed: it must not hold the VIP")
+			}
+			tp, err := ProgramTProxy(rs.FD(), []netip.Addr{vip}, 7100, s.TProxyMark)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tp.Close()
+			got, err := exchange(l.Host(lab.Client), net.JoinHostPort(vip.String(), "7100"))
+			if err != nil || got != vip.String() {
+				t.Fatalf("through tproxy: got %q, %v; want the VIP %v as the local address", got, err, vip)
+			}
+			n, err := tp.Packets()
+			if err != nil || n == 0 {
+				t.Errorf("tproxy counted %d packets (%v), want some", n, err)
+			}
+			cnt, _ := e.Counters()
+			if cnt.Replies != 0 {
+				t.Errorf("%d replies crossed the director; DR replies must bypass it", cnt.Replies)
+			}
+		})
 	}
 }
