@@ -98,6 +98,8 @@ func writeHTTPPlots(dir, base string, run *results.Run) ([]string, error) {
 			errs = append(errs, fmt.Errorf("%s: no positive values to draw", f.name))
 			continue
 		}
+		// Head room above the data for the legend (the axis is log).
+		p.Y.Max *= 40
 		for _, ext := range []string{".png", ".svg"} {
 			path := filepath.Join(dir, base+"-"+f.name+ext)
 			if err := p.Save(7*vg.Inch, 4.5*vg.Inch, path); err != nil {
