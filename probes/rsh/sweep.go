@@ -118,6 +118,15 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	if o.Host == "" && os.Geteuid() != 0 && copt.Ports == PortAuto {
 		copt.Ports = PortAny
 	}
+	srv := o.Server
+	if o.Path.Via == paths.Director {
+		// The embedded director is a userspace proxy (LVS-NAT): it dials
+		// the realserver from an ephemeral port, so the client's reserved
+		// port does not reach the server. The stderr back-connection goes
+		// from the realserver to the address it sees, which on loopback is
+		// the client's.
+		srv.AllowUnreserved = true
+	}
 	label := "rsh cat > /dev/null"
 	if o.Sink == SinkNameDisk {
 		label = "rsh (cd /usr; cat > file.N)"
@@ -134,7 +143,7 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 			"realservers": strconv.Itoa(o.Path.Realservers),
 		},
 		Timing: topts,
-		Legs:   []runner.Leg{{Label: label, Target: o.Host, Spec: o.Path, Start: StartServer(o.Server, o.Sink == SinkNameDisk)}},
+		Legs:   []runner.Leg{{Label: label, Target: o.Host, Spec: o.Path, Start: StartServer(srv, o.Sink == SinkNameDisk)}},
 		Dial: func(_ context.Context, target string) (runner.Probe, error) {
 			return newSweepProbe(target, o, copt), nil
 		},
@@ -186,6 +195,9 @@ func (p *sweepProbe) Info() map[string]string {
 			null = NullDevNull
 		}
 		info["server"] = fmt.Sprintf("embedded lvsperf rshd, /dev/null as %s, fsync %v", null, p.o.Server.Fsync)
+		if p.o.Path.Via == paths.Director {
+			info["server"] += "; accepts unreserved ports (the proxy director dials from ephemeral ones); stderr back-connection straight to the client"
+		}
 	}
 	return info
 }
