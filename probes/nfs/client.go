@@ -140,7 +140,11 @@ func (c *Client) mount() error {
 	fh, err := callMNT(mc, o.Export, c.auth())
 	if err != nil {
 		mc.Close()
-		return fmt.Errorf("nfs client: mount %s from %s: %w", o.Export, o.MountAddr, err)
+		hint := ""
+		if o.MountAddr == o.Addr {
+			hint = " (a server with its own MOUNT port, such as nfs-ganesha on 20048, needs that address too: --mount)"
+		}
+		return fmt.Errorf("nfs client: mount %s from %s: %w%s", o.Export, o.MountAddr, err, hint)
 	}
 	nc := mc
 	if o.MountAddr != o.Addr {

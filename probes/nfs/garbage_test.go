@@ -174,6 +174,10 @@ func TestDotDotIsRefused(t *testing.T) {
 			t.Fatalf("CREATE %q made a file outside the export", name)
 		}
 	}
+	// LOOKUP ".." at the root is refused (go-nfs answers NFS3ERR_ACCES).
+	if _, _, err := c.tgt.Lookup(".."); err == nil {
+		t.Fatal(`LOOKUP ".." at the export's root succeeded`)
+	}
 	// The client refuses such names before sending anything.
 	if _, err := c.Write(ctx, "../x", 1); err == nil {
 		t.Fatal("client wrote to ../x")
