@@ -26,9 +26,9 @@ func WriteTable(w io.Writer, run *results.Run) error {
 		for _, p := range s.Points {
 			p99 := "-"
 			if d, ok := p.QuantileAt(0.99); ok {
-				p99 = fmtDur(d)
+				p99 = FormatDuration(d)
 			}
-			if err := t.Append(strconv.FormatInt(int64(p.Bytes), 10), fmtDur(p.Min), fmtDur(p.Median),
+			if err := t.Append(strconv.FormatInt(int64(p.Bytes), 10), FormatDuration(p.Min), FormatDuration(p.Median),
 				strconv.FormatFloat(p.Rate().Mbps(), 'f', 2, 64),
 				strconv.FormatFloat(100*p.Spread(), 'f', 1, 64)+"%",
 				strconv.Itoa(p.Reps), p99); err != nil {
@@ -56,7 +56,7 @@ func FitSummary(s timing.Series) string {
 		return "fit: none (" + s.FitError + ")"
 	}
 	line := fmt.Sprintf("fit: latency %s [%s, %s], max_rate %v [%v, %v], latency-equivalent %d B, half-performance size %d B, peak %v at %d B",
-		fmtDur(f.Latency), fmtDur(f.LatencyCI[0]), fmtDur(f.LatencyCI[1]),
+		FormatDuration(f.Latency), FormatDuration(f.LatencyCI[0]), FormatDuration(f.LatencyCI[1]),
 		f.MaxRate, f.MaxRateCI[0], f.MaxRateCI[1], f.LatencyBytes, f.HalfSize, f.PeakRate, f.PeakSize)
 	if f.OK {
 		return line + fmt.Sprintf("; the model fits (typical error %.1f%%)", 100*f.RelRMS)
@@ -67,7 +67,9 @@ func FitSummary(s timing.Series) string {
 	return line
 }
 
-func fmtDur(d time.Duration) string {
+// FormatDuration prints d with a unit that keeps three or four significant
+// digits (ns, µs, ms, s).
+func FormatDuration(d time.Duration) string {
 	switch {
 	case d < time.Microsecond:
 		return strconv.FormatInt(int64(d), 10) + "ns"

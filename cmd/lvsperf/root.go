@@ -20,12 +20,14 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newNetpipeCmd(),
 		newStreamCmd(),
+		newLatencyTableCmd(),
 		newServeCmd(),
 		newProbeCmd(),
 		newPtesterCmd(),
 		newLabCmd(), newExperimentCmd(),
 		newPlotCmd(), newExportCmd(),
 		newDirectorCmd(), newIpvsadmCmd(),
+		newCompareCmd(),
 	)
 	return root
 }
