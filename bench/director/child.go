@@ -20,20 +20,47 @@ import (
 // director is compared with HAProxy process against process and does not
 // share the benchmark's Go runtime.
 const (
-	childEnv    = "LVSPERF_BENCH_DIRECTOR_BACKENDS"
-	childCopy   = "LVSPERF_BENCH_DIRECTOR_COPY"
-	childPrefix = "addrs "
+	childEnv     = "LVSPERF_BENCH_DIRECTOR_BACKENDS"
+	childVariant = "LVSPERF_BENCH_DIRECTOR_VARIANT"
+	childPrefix  = "addrs "
 )
+
+// variant is one way to run the embedded director.
+type variant struct {
+	name    string
+	desc    string
+	process bool
+	opts    proxy.Options
+}
+
+// directorVariants are the director paths the benchmark knows. "director"
+// and "director-proc" use embed's defaults, the configuration every probe's
+// --via director gets.
+var directorVariants = []variant{
+	{name: "director", desc: "embed defaults (splice through the runtime poller)"},
+	{name: "director-blocking", desc: "blocking splice on a thread per direction (BlockingConns 64)", opts: proxy.Options{BlockingConns: 64}},
+	{name: "director-iocopy", desc: "io.Copy between the raw conns (Go's own splice)", opts: proxy.Options{Copy: proxy.CopyIOCopy}},
+	{name: "director-proc", desc: "embed defaults", process: true},
+}
+
+func variantNamed(name string) (variant, bool) {
+	for _, v := range directorVariants {
+		if v.name == name {
+			return v, true
+		}
+	}
+	return variant{}, false
+}
 
 // runChild serves one embedded director per backend until stdin closes.
 func runChild(backends string) error {
-	mode := proxy.CopySplice
-	if os.Getenv(childCopy) == proxy.CopyIOCopy.String() {
-		mode = proxy.CopyIOCopy
+	v, ok := variantNamed(os.Getenv(childVariant))
+	if !ok {
+		return fmt.Errorf("unknown director variant %q", os.Getenv(childVariant))
 	}
 	var addrs []string
 	for _, be := range strings.Split(backends, ",") {
-		d, err := embed.Start(context.Background(), embed.Options{Scheduler: "rr", Realservers: []string{be}, Proxy: proxy.Options{Copy: mode}})
+		d, err := embed.Start(context.Background(), embed.Options{Scheduler: "rr", Realservers: []string{be}, Proxy: v.opts})
 		if err != nil {
 			return err
 		}
@@ -53,13 +80,13 @@ type childDirector struct {
 	exited chan struct{}
 }
 
-func startChild(ctx context.Context, backends []string, mode proxy.CopyMode) (*childDirector, error) {
+func startChild(ctx context.Context, backends []string, v variant) (*childDirector, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own executable to start the director process: %w", err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(backends, ","), childCopy+"="+mode.String())
+	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(backends, ","), childVariant+"="+v.name)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()

@@ -73,3 +73,23 @@ func (s cpuSample) otherCores(s0 cpuSample) float64 {
 	o := ((s.busy - s0.busy) - (s.ours - s0.ours)) / el
 	return max(o, 0)
 }
+
+// procCPU is the user and system CPU time process pid has used (0 when pid
+// is 0 or unreadable).
+func procCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	str := string(b)
+	ff := strings.Fields(str[strings.LastIndexByte(str, ')')+1:])
+	if len(ff) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(ff[11], 10, 64)
+	st, _ := strconv.ParseInt(ff[12], 10, 64)
+	return time.Duration(u+st) * time.Second / clockTicks
+}

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/lvsperf/lvsperf/director/embed"
-	"github.com/lvsperf/lvsperf/director/proxy"
 	"github.com/lvsperf/lvsperf/netpipe"
 	"github.com/lvsperf/lvsperf/timing"
 )
@@ -57,7 +56,7 @@ func main() {
 	flag.IntVar(&o.crClients, "conn-clients", 32, "concurrent clients in the new-connection test")
 	flag.DurationVar(&o.crDuration, "conn-time", 1500*time.Millisecond, "duration of the new-connection test per path per round")
 	flag.IntVar(&o.crMax, "conn-max", 12000, "most connections per path per round")
-	flag.StringVar(&o.paths, "paths", "direct,director,director-iocopy,director-proc,haproxy", "paths to compare (direct is always run)")
+	flag.StringVar(&o.paths, "paths", "direct,director,director-blocking,director-iocopy,director-proc,haproxy", "paths to compare (direct is always run)")
 	flag.DurationVar(&o.timeLimit, "time-limit", 5*time.Minute, "abort the whole run after this long")
 	flag.Parse()
 	o.requireHAP = os.Getenv("CI") == "true"
@@ -80,6 +79,7 @@ func main() {
 type path struct {
 	name   string
 	np, cr string // netpipe receiver and connect-rate server as seen through the path
+	pid    int    // the proxy's own process, when it runs apart (its CPU is measured)
 }
 
 // sample is one path's figures in one round.
@@ -90,6 +90,11 @@ type sample struct {
 	cps            float64
 	crErrors       int64
 	firstErr       error
+	// CPU the proxy process spent, when it runs apart: per connection in
+	// the new-connection test and per GB in the stream (NaN otherwise).
+	cpuPerConn time.Duration
+	cpuPerGB   time.Duration
+	hasCPU     bool
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
@@ -108,38 +113,36 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 	defer cr.close()
 	backends := []string{np.Addr(), cr.addr()}
-	paths := []path{{"direct", np.Addr(), cr.addr()}}
+	paths := []path{{"direct", np.Addr(), cr.addr(), 0}}
 	pids := []int{os.Getpid()}
 	configs := map[string]string{}
 
-	for _, m := range []struct {
-		name string
-		mode proxy.CopyMode
-	}{{"director", proxy.CopySplice}, {"director-iocopy", proxy.CopyIOCopy}} {
-		if !want[m.name] {
+	for _, v := range directorVariants {
+		if !want[v.name] {
+			continue
+		}
+		if v.process {
+			c, err := startChild(ctx, backends, v)
+			if err != nil {
+				return err
+			}
+			defer c.stop()
+			paths = append(paths, path{v.name, c.fronts[0], c.fronts[1], c.pid()})
+			pids = append(pids, c.pid())
+			configs[v.name] = fmt.Sprintf("embedded director in a separate process (pid %d), %s", c.pid(), v.desc)
 			continue
 		}
 		var fronts []string
 		for _, be := range backends {
-			d, err := embed.Start(ctx, embed.Options{Scheduler: "rr", Realservers: []string{be}, Proxy: proxy.Options{Copy: m.mode}})
+			d, err := embed.Start(ctx, embed.Options{Scheduler: "rr", Realservers: []string{be}, Proxy: v.opts})
 			if err != nil {
 				return err
 			}
 			defer d.Close()
 			fronts = append(fronts, d.Addr())
 		}
-		paths = append(paths, path{m.name, fronts[0], fronts[1]})
-		configs[m.name] = "embedded in this process, proxy engine, copy " + m.mode.String()
-	}
-	if want["director-proc"] {
-		c, err := startChild(ctx, backends, proxy.CopySplice)
-		if err != nil {
-			return err
-		}
-		defer c.stop()
-		paths = append(paths, path{"director-proc", c.fronts[0], c.fronts[1]})
-		pids = append(pids, c.pid())
-		configs["director-proc"] = fmt.Sprintf("embedded director in a separate process (pid %d), copy splice", c.pid())
+		paths = append(paths, path{v.name, fronts[0], fronts[1], 0})
+		configs[v.name] = "embedded in this process, " + v.desc
 	}
 	if want["haproxy"] {
 		h, err := startHAProxy(ctx, backends)
@@ -150,7 +153,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			fmt.Fprintf(w, "SKIP haproxy: %v\n", err)
 		default:
 			defer h.stop()
-			paths = append(paths, path{"haproxy", h.fronts[0], h.fronts[1]})
+			paths = append(paths, path{"haproxy", h.fronts[0], h.fronts[1], h.pid()})
 			pids = append(pids, h.pid())
 			configs["haproxy"] = fmt.Sprintf("%s, mode tcp, default threads (pid %d)", h.version, h.pid())
 		}
@@ -193,6 +196,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			s := round[p.name]
 			fmt.Fprintf(w, "  %-16s rtt p50 %7.1fµs p99 %7.1fµs  pp %v %6.2f Gbit/s  stream %6.2f Gbit/s  %7.0f conn/s (%d errors)\n",
 				p.name, us(s.rttP50), us(s.rttP99), o.bigSize, float64(s.ppRate)/1e9, float64(s.streamRate)/1e9, s.cps, s.crErrors)
+			if s.hasCPU {
+				fmt.Fprintf(w, "  %-16s proxy process CPU: %.1fµs per connection, %.2fs per GB streamed\n", "", us(s.cpuPerConn), s.cpuPerGB.Seconds())
+			}
 			if s.firstErr != nil {
 				fmt.Fprintf(w, "  %-16s first connection error: %v\n", "", s.firstErr)
 			}
@@ -236,9 +242,15 @@ func measureNetpipe(ctx context.Context, o options, p path, s *sample) error {
 	if _, err := t.Stream(ctx, o.bigSize, 20); err != nil {
 		return fmt.Errorf("stream warm-up: %w", err)
 	}
+	c0 := procCPU(p.pid)
 	d, err := t.Stream(ctx, o.bigSize, o.streamReps)
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
+	}
+	if p.pid > 0 {
+		s.hasCPU = true
+		gb := float64(o.bigSize) * float64(o.streamReps) / 1e9
+		s.cpuPerGB = time.Duration(float64(procCPU(p.pid)-c0) / gb)
 	}
 	s.streamRate = timing.Rate(o.bigSize*timing.Bytes(o.streamReps), d)
 	return nil
@@ -293,6 +305,7 @@ func measureConnRate(ctx context.Context, o options, p path, s *sample) error {
 	var budget atomic.Int64
 	budget.Store(int64(o.crMax))
 	var wg sync.WaitGroup
+	c0 := procCPU(p.pid)
 	start := time.Now()
 	// The window is checked before each connection, not imposed on it, so
 	// connections cut short by the end of the window do not count as errors.
@@ -329,6 +342,9 @@ func measureConnRate(ctx context.Context, o options, p path, s *sample) error {
 	}
 	wg.Wait()
 	s.cps = float64(done.Load()) / time.Since(start).Seconds()
+	if p.pid > 0 && done.Load() > 0 {
+		s.cpuPerConn = (procCPU(p.pid) - c0) / time.Duration(done.Load())
+	}
 	s.crErrors = errs.Load()
 	if e := firstErr.Load(); e != nil {
 		s.firstErr = *e
@@ -388,7 +404,7 @@ func report(w io.Writer, o options, paths []path, res map[string][]sample, other
 	}
 	fmt.Fprintf(w, "\nmedians over %d rounds [min–max]; Δ and × are medians of per-round differences and ratios against direct\n", o.rounds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "path\tRTT p50 µs\tΔ RTT p50 µs\tΔ RTT p99 µs\tpp %v Gbit/s\t×direct\tstream Gbit/s\t×direct\tconn/s\t×direct\terrors\t\n", o.bigSize)
+	fmt.Fprintf(tw, "path\tRTT p50 µs\tΔ RTT p50 µs\tΔ RTT p99 µs\tpp %v Gbit/s\t×direct\tstream Gbit/s\t×direct\tconn/s\t×direct\terrors\tCPU µs/conn\tCPU s/GB\t\n", o.bigSize)
 	added := map[string]float64{}
 	ppx := map[string]float64{}
 	stx := map[string]float64{}
@@ -403,12 +419,17 @@ func report(w io.Writer, o options, paths []path, res map[string][]sample, other
 		for _, s := range res[n] {
 			errs += s.crErrors
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%+.1f\t%+.1f\t%s\t%.2f\t%s\t%.2f\t%.0f\t%.2f\t%d\t\n", n,
+		cpuConn, cpuGB := "-", "-"
+		if len(res[n]) > 0 && res[n][0].hasCPU {
+			cpuConn = fmt.Sprintf("%.1f", median(col(n, func(s sample) float64 { return us(s.cpuPerConn) })))
+			cpuGB = fmt.Sprintf("%.2f", median(col(n, func(s sample) float64 { return s.cpuPerGB.Seconds() })))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%+.1f\t%+.1f\t%s\t%.2f\t%s\t%.2f\t%.0f\t%.2f\t%d\t%s\t%s\t\n", n,
 			mr(col(n, func(s sample) float64 { return us(s.rttP50) })),
 			added[n], per(n, func(a, b sample) float64 { return us(a.rttP99 - b.rttP99) }),
 			mr(col(n, func(s sample) float64 { return float64(s.ppRate) / 1e9 })), ppx[n],
 			mr(col(n, func(s sample) float64 { return float64(s.streamRate) / 1e9 })), stx[n],
-			median(col(n, func(s sample) float64 { return s.cps })), cpx[n], errs)
+			median(col(n, func(s sample) float64 { return s.cps })), cpx[n], errs, cpuConn, cpuGB)
 	}
 	tw.Flush()
 	oc := median(others)

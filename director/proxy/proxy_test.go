@@ -29,7 +29,7 @@ func TestTCPRelayAllModes(t *testing.T) {
 		name string
 		o    Options
 	}{
-		{"splice", Options{Copy: CopySplice}},
+		{"splice", Options{Copy: CopySplice, BlockingConns: 0}},
 		{"iocopy", Options{Copy: CopyIOCopy}},
 		{"blocking", Options{BlockingConns: 1}},
 	} {
@@ -84,7 +84,7 @@ func TestTCPRelayAllModes(t *testing.T) {
 // A request/response protocol that ends the request with a half-close (rsh,
 // lpd) needs the FIN passed on while the answer still flows back.
 func TestTCPHalfClose(t *testing.T) {
-	t.Run("poller", func(t *testing.T) { testHalfClose(t, Options{}) })
+	t.Run("poller", func(t *testing.T) { testHalfClose(t, Options{BlockingConns: 0}) })
 	t.Run("blocking", func(t *testing.T) { testHalfClose(t, Options{BlockingConns: 1}) })
 }
 
@@ -225,7 +225,7 @@ func settle(want int, f func() int) int {
 // 10,000 connections through the proxy leave no goroutines or descriptors,
 // with the poller loop alone and with half the clients on blocking splice.
 func TestNoLeaks10000Connections(t *testing.T) {
-	t.Run("poller", func(t *testing.T) { testNoLeaks(t, Options{}) })
+	t.Run("poller", func(t *testing.T) { testNoLeaks(t, Options{BlockingConns: 0}) })
 	t.Run("mixed", func(t *testing.T) { testNoLeaks(t, Options{BlockingConns: 25}) })
 }
 

@@ -58,11 +58,7 @@ func (p *Proxy) acceptLoop(ln *net.TCPListener, vip netip.AddrPort) {
 			}
 			return
 		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.serveTCP(c, vip)
-		}()
+		p.spawn(func() { p.serveTCP(c, vip) })
 	}
 }
 
@@ -110,7 +106,7 @@ func (p *Proxy) serveTCP(client *net.TCPConn, vip netip.AddrPort) {
 	// Go sets TCP_NODELAY on both legs by default; nothing to do here.
 
 	r := &relay{flow: flow}
-	if p.opts.BlockingConns > 0 {
+	if p.opts.BlockingConns > 0 && p.opts.Copy == CopySplice {
 		if p.blocking.Add(1) <= int64(p.opts.BlockingConns) {
 			r.blocking = true
 			defer p.blocking.Add(-1)
@@ -119,10 +115,10 @@ func (p *Proxy) serveTCP(client *net.TCPConn, vip netip.AddrPort) {
 		}
 	}
 	done := make(chan struct{})
-	go func() {
+	p.spawn(func() {
 		defer close(done)
 		p.direction(r, backend, client, true)
-	}()
+	})
 	p.direction(r, client, backend, false)
 	<-done
 	// Only now, with both directions done, are the descriptors closed, so
