@@ -359,3 +359,79 @@ func fdKinds() map[string]int {
 	}
 	return m
 }
+
+func startUDPEcho(t *testing.T) netip.AddrPort {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+	return pc.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+func udpExchange(t *testing.T, c net.Conn, msg string) error {
+	t.Helper()
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return err
+	}
+	c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	buf := make([]byte, 2048)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if string(buf[:n]) != msg {
+		return fmt.Errorf("want %q echoed, got %q", msg, buf[:n])
+	}
+	return nil
+}
+
+// UDP flows end after their idle timeout, and the table is bounded:
+// datagrams from clients beyond it are dropped and counted.
+func TestUDPIdleTimeoutAndBound(t *testing.T) {
+	pk := &testPicker{dests: []netip.AddrPort{startUDPEcho(t)}}
+	px, vip := startProxy(t, pk, dataplane.UDP, Options{UDPIdleTimeout: 100 * time.Millisecond, UDPMaxFlows: 2})
+	var cs []net.Conn
+	for i := range 3 {
+		c, err := net.Dial("udp", vip.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cs = append(cs, c)
+		err = udpExchange(t, c, fmt.Sprintf("hello %d", i))
+		if i < 2 && err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		if i == 2 && err == nil {
+			t.Fatalf("client 3 with a table of 2 flows: want its datagram dropped, got an answer")
+		}
+	}
+	if s := px.Stats(); s.UDPDropped == 0 || s.Accepted != 2 {
+		t.Errorf("stats with a full table: want 2 flows and drops counted, got %+v", s)
+	}
+	// After the idle timeout the two flows end, and the third client gets in.
+	fl := waitClosed(t, pk, 2)
+	for _, f := range fl {
+		if f.inPkts.Load() != 1 || f.outPkts.Load() != 1 || f.inBytes.Load() != 7 {
+			t.Errorf("flow counts: want 1 datagram (7 bytes) each way, got in %d/%d out %d", f.inPkts.Load(), f.inBytes.Load(), f.outPkts.Load())
+		}
+		if ev := f.evs(); !slices.Equal(ev, []dataplane.Event{dataplane.Established, dataplane.Closed}) {
+			t.Errorf("UDP flow events: want [established closed], got %v", ev)
+		}
+	}
+	if err := udpExchange(t, cs[2], "again"); err != nil {
+		t.Errorf("client 3 after the idle flows expired: %v", err)
+	}
+}
