@@ -81,7 +81,7 @@ func registry() []experiment {
 		{"mtu", "netpipe at MTU 1500, 750, 400, 200, offloads off: the pole moves with the MTU (seed §1.4)", runMTU},
 		{"nics", "one-NIC vs two-NIC director (seed §1.5.4)", runNICs},
 		{"multi-netpipe", "two simultaneous netpipes from the director (seed §1.5.2-3)", runMultiNetpipe},
-		{"tp", "transparent proxy on realserver, director, both (seed §3)", notYet("tp")},
+		{"tp", "transparent proxy on realserver, director, both (seed §3)", runTP},
 		{"http", "persistent vs non-persistent HTTP, 1 vs 2 realservers (seed §4)", notYet("http")},
 		{"stream", "netpipe streaming over the same paths (seed §5.1)", runStream},
 		{"rsh", "rsh copy through the lab (seed §5.2)", notYet("rsh")},
@@ -260,31 +260,43 @@ func measureRounds(ctx context.Context, o Options, exp string, curves []curve, r
 			if err != nil {
 				return nil, fmt.Errorf("%s, round %d: %w", c.label, r, err)
 			}
-			if ser.Fit == nil {
-				return nil, fmt.Errorf("%s, round %d: no fit: %s", c.label, r, ser.FitError)
+			if out[i].rep.Info == nil {
+				out[i].rep.Info = info
 			}
-			ser.Label = c.label
-			m := out[i]
-			m.rounds = append(m.rounds, ser)
-			m.small = append(m.small, smallLatency(ser))
-			m.fitLat = append(m.fitLat, ser.Fit.Latency)
-			if m.rep.Info == nil {
-				m.rep.Info = info
+			if err := out[i].add(o, exp, r, rounds, ser); err != nil {
+				return nil, err
 			}
-			fmt.Fprintf(o.Progress, "%s: round %d/%d %-16s ≤64B time %v  fitted latency %v  max rate %v\n", exp, r, rounds, c.label,
-				smallLatency(ser).Round(10*time.Nanosecond), ser.Fit.Latency.Round(10*time.Nanosecond), ser.Fit.MaxRate)
 		}
 	}
 	for _, m := range out {
-		idx := make([]int, len(m.rounds))
-		for i := range idx {
-			idx[i] = i
-		}
-		sort.Slice(idx, func(a, b int) bool { return m.small[idx[a]] < m.small[idx[b]] })
-		m.rep.Series = m.rounds[idx[len(idx)/2]]
-		m.rep.Path = "lab/" + m.label
+		m.finish()
 	}
 	return out, nil
+}
+
+// add records one round's series.
+func (m *measured) add(o Options, exp string, r, rounds int, ser timing.Series) error {
+	if ser.Fit == nil {
+		return fmt.Errorf("%s, round %d: no fit: %s", m.label, r, ser.FitError)
+	}
+	ser.Label = m.label
+	m.rounds = append(m.rounds, ser)
+	m.small = append(m.small, smallLatency(ser))
+	m.fitLat = append(m.fitLat, ser.Fit.Latency)
+	fmt.Fprintf(o.Progress, "%s: round %d/%d %-16s ≤64B time %v  fitted latency %v  max rate %v\n", exp, r, rounds, m.label,
+		smallLatency(ser).Round(10*time.Nanosecond), ser.Fit.Latency.Round(10*time.Nanosecond), ser.Fit.MaxRate)
+	return nil
+}
+
+// finish picks the round with the median small-message time as the curve.
+func (m *measured) finish() {
+	idx := make([]int, len(m.rounds))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return m.small[idx[a]] < m.small[idx[b]] })
+	m.rep.Series = m.rounds[idx[len(idx)/2]]
+	m.rep.Path = "lab/" + m.label
 }
 
 // table writes the usual per-curve summary.
