@@ -27,7 +27,7 @@ func newRootCmd() *cobra.Command {
 		newLabCmd(), newExperimentCmd(),
 		newPlotCmd(), newExportCmd(),
 		newDirectorCmd(), newIpvsadmCmd(),
-		newCompareCmd(),
+		newCompareCmd(), newReportCmd(),
 	)
 	return root
 }

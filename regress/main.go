@@ -1,0 +1,293 @@
+// Command regress is lvsperf's CI regression suite (make regress): it runs a
+// quick netpipe sweep direct and through the embedded director in one run
+// (a few rounds, pooled), and compares the director/direct ratio with the
+// baseline committed in regress/baseline. A ratio measured inside one run
+// holds on a machine of another speed, where absolute figures would not.
+//
+//	go run ./regress                 # measure, compare, exit 0/1/2
+//	go run ./regress -update         # measure and write a new baseline
+//	go run ./regress -measure 10     # false alarms and sensitivity (long)
+//
+// Exit status: 0 no regression, 1 a regression beyond tolerance, 2 the
+// suite could not run or the runs cannot be compared.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/lvsperf/lvsperf/compare"
+	"github.com/lvsperf/lvsperf/plot"
+	"github.com/lvsperf/lvsperf/results"
+)
+
+// DefaultBaseline is the committed baseline, relative to the module root.
+const DefaultBaseline = "regress/baseline/netpipe.msgpack"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type options struct {
+	baseline string
+	update   bool
+	out      string
+	slow     float64
+	measure  int
+	from     string
+	timeout  time.Duration
+	suite    Suite
+	cmp      compare.Options
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("regress", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.baseline, "baseline", DefaultBaseline, "baseline run to compare with")
+	fs.BoolVar(&o.update, "update", false, "write the measured run as the new baseline instead of comparing")
+	fs.StringVar(&o.out, "out", "regress-out", "directory for the new run and the overlay plot")
+	fs.Float64Var(&o.slow, "slow", 0, "slow the director leg by this fraction (0.2 = 20%), to check the gate catches it")
+	fs.IntVar(&o.measure, "measure", 0, "measure false alarms and sensitivity over N clean and N slowed runs instead (samples kept in -out)")
+	fs.StringVar(&o.from, "from", "", "with -measure: re-analyse the samples kept in this directory instead of measuring")
+	fs.DurationVar(&o.timeout, "timeout", 110*time.Second, "bound on the whole suite (per run with -measure)")
+	fs.IntVar(&o.suite.Rounds, "rounds", 3, "direct+director runs pooled into one sample")
+	fs.DurationVar(&o.suite.Budget, "budget", 4*time.Second, "time budget of each series' sweep")
+	fs.Float64Var(&o.cmp.K, "k", compare.DefaultK, "standard deviations a change must pass")
+	fs.Float64Var(&o.cmp.Floor, "floor", compare.DefaultFloor, "smallest relative change that counts")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	o.cmp.Ratio = Ratio
+	o.suite.Slow = o.slow
+	o.suite.Progress = stderr
+	if o.measure > 0 {
+		return measure(ctx, o, stdout, stderr)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	start := time.Now()
+	var base *results.Run
+	if !o.update {
+		// Read the baseline first: a missing or unreadable baseline should
+		// not cost a whole measurement to find out.
+		b, err := results.LoadAny(o.baseline)
+		if err != nil {
+			fmt.Fprintf(stderr, "regress: cannot compare: baseline %v (write one with go run ./regress -update)\n", err)
+			return 2
+		}
+		base = b
+	}
+	got, err := o.suite.Run(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "regress:", err)
+		return 2
+	}
+	if o.update {
+		if err := os.MkdirAll(filepath.Dir(o.baseline), 0o755); err != nil {
+			fmt.Fprintln(stderr, "regress:", err)
+			return 2
+		}
+		if err := results.Save(o.baseline, got); err != nil {
+			fmt.Fprintln(stderr, "regress:", err)
+			return 2
+		}
+		fmt.Fprintf(stdout, "baseline written: %s (%v)\n", o.baseline, time.Since(start).Round(time.Second))
+		return 0
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		fmt.Fprintln(stderr, "regress:", err)
+		return 2
+	}
+	newFile := filepath.Join(o.out, "netpipe-new"+results.Extension)
+	if err := results.Save(newFile, got); err != nil {
+		fmt.Fprintln(stderr, "regress:", err)
+		return 2
+	}
+	res, err := compare.Runs(base, got, o.cmp)
+	if err != nil {
+		fmt.Fprintf(stderr, "regress: cannot compare %s with %s: %v\n", o.baseline, newFile, err)
+		return 2
+	}
+	if err := res.WriteTable(stdout, false); err != nil {
+		fmt.Fprintln(stderr, "regress:", err)
+		return 2
+	}
+	if p, err := plot.Draw(plot.Throughput, res.OverlaySeries()); err == nil {
+		p.Title.Text = "regression suite: baseline vs new"
+		file := filepath.Join(o.out, "overlay.png")
+		if err := plot.Save(file, p); err == nil {
+			fmt.Fprintln(stdout, "overlay:", file)
+		}
+	}
+	fmt.Fprintf(stdout, "new run: %s; suite took %v\n", newFile, time.Since(start).Round(time.Second))
+	if res.Regressed {
+		return 1
+	}
+	return 0
+}
+
+// measure runs n clean and n slowed samples, compares every pair of clean
+// samples (false alarms) and every slowed sample against every clean one
+// (sensitivity), and prints the counts.
+func measure(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	sample := func(slow float64) (*results.Run, error) {
+		c, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+		s := o.suite
+		s.Slow = slow
+		return s.Run(c)
+	}
+	slow := o.slow
+	if slow == 0 {
+		slow = 0.2
+	}
+	var clean, slowed []*results.Run
+	if o.from != "" {
+		for i := range o.measure {
+			for _, kind := range []string{"clean", "slow"} {
+				r, err := results.Load(filepath.Join(o.from, fmt.Sprintf("%s-%d%s", kind, i, results.Extension)))
+				if err != nil {
+					fmt.Fprintln(stderr, "regress:", err)
+					return 2
+				}
+				if kind == "clean" {
+					clean = append(clean, r)
+				} else {
+					slowed = append(slowed, r)
+				}
+			}
+		}
+		return report(clean, slowed, o, slow, stdout, stderr)
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		fmt.Fprintln(stderr, "regress:", err)
+		return 2
+	}
+	// Interleave clean and slowed samples so a change in the machine's
+	// load over the measurement hits both alike.
+	for i := range o.measure {
+		for _, s := range []float64{0, slow} {
+			r, err := sample(s)
+			if err != nil {
+				fmt.Fprintln(stderr, "regress:", err)
+				return 2
+			}
+			kind := "clean"
+			if s == 0 {
+				clean = append(clean, r)
+			} else {
+				kind = "slow"
+				slowed = append(slowed, r)
+			}
+			if err := results.Save(filepath.Join(o.out, fmt.Sprintf("%s-%d%s", kind, i, results.Extension)), r); err != nil {
+				fmt.Fprintln(stderr, "regress:", err)
+				return 2
+			}
+			fmt.Fprintf(stderr, "sample %d/%d (slowdown %v) done\n", i+1, o.measure, s)
+		}
+	}
+	return report(clean, slowed, o, slow, stdout, stderr)
+}
+
+func report(clean, slowed []*results.Run, o options, slow float64, stdout, stderr io.Writer) int {
+	m, err := Measure(clean, slowed, o.cmp)
+	if err != nil {
+		fmt.Fprintln(stderr, "regress:", err)
+		return 2
+	}
+	m.Write(stdout, slow)
+	if m.FalseAlarms > 0 || m.Caught < m.SlowPairs {
+		return 1
+	}
+	return 0
+}
+
+// Measurement counts the gate's verdicts over clean and slowed samples.
+type Measurement struct {
+	// CleanPairs compared, FalseAlarms among them.
+	CleanPairs, FalseAlarms int
+	// SlowPairs (clean BASE, slowed NEW) compared, Caught among them.
+	SlowPairs, Caught int
+	// CleanChanges and SlowChanges are the ratio curve's changes seen.
+	CleanChanges, SlowChanges []float64
+	// Tolerances are the tolerances the gate derived, over all pairs.
+	Tolerances []float64
+}
+
+// Measure compares every ordered pair of clean samples and every (clean,
+// slowed) pair with the ratio gate.
+func Measure(clean, slowed []*results.Run, o compare.Options) (Measurement, error) {
+	var m Measurement
+	cmp := func(a, b *results.Run) (compare.Metric, bool, error) {
+		res, err := compare.Runs(a, b, o)
+		if err != nil {
+			return compare.Metric{}, false, err
+		}
+		return res.Metrics[0], res.Regressed, nil
+	}
+	for i, a := range clean {
+		for j, b := range clean {
+			if i == j {
+				continue
+			}
+			mt, reg, err := cmp(a, b)
+			if err != nil {
+				return m, err
+			}
+			m.CleanPairs++
+			if reg {
+				m.FalseAlarms++
+			}
+			m.CleanChanges = append(m.CleanChanges, mt.Change)
+			m.Tolerances = append(m.Tolerances, mt.Tolerance)
+		}
+		for _, b := range slowed {
+			mt, reg, err := cmp(a, b)
+			if err != nil {
+				return m, err
+			}
+			m.SlowPairs++
+			if reg {
+				m.Caught++
+			}
+			m.SlowChanges = append(m.SlowChanges, mt.Change)
+			m.Tolerances = append(m.Tolerances, mt.Tolerance)
+		}
+	}
+	if m.CleanPairs+m.SlowPairs == 0 {
+		return m, errors.New("measure: nothing to compare")
+	}
+	return m, nil
+}
+
+// Write prints the counts and the range of changes and tolerances.
+func (m Measurement) Write(w io.Writer, slow float64) {
+	fmt.Fprintf(w, "false alarms: %d of %d clean pairs flagged a regression\n", m.FalseAlarms, m.CleanPairs)
+	fmt.Fprintf(w, "sensitivity: %d of %d pairs with a %.0f%% slower director leg caught\n", m.Caught, m.SlowPairs, 100*slow)
+	fmt.Fprintf(w, "clean changes of the ratio curve: %s\n", span(m.CleanChanges))
+	fmt.Fprintf(w, "slowed changes of the ratio curve: %s\n", span(m.SlowChanges))
+	fmt.Fprintf(w, "tolerances derived: %s\n", span(m.Tolerances))
+}
+
+func span(v []float64) string {
+	if len(v) == 0 {
+		return "none"
+	}
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return fmt.Sprintf("%+.1f%% to %+.1f%% (n=%d)", 100*lo, 100*hi, len(v))
+}
