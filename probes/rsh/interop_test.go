@@ -148,7 +148,7 @@ func oursToInRshd(dir string) error {
 	defer l.Close()
 	go launchInRshd(l.(*net.TCPListener))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 	opts := ClientOptions{LocalUser: "root", RemoteUser: "root", Ports: PortReserved}
 	res, err := Exec(ctx, DefaultAddr, "cat > /dev/null", probes.NewPattern(4<<20), opts)
@@ -177,12 +177,17 @@ func oursToInRshd(dir string) error {
 	}
 	fmt.Println("unknown user:", err)
 
-	// in.rshd costs tens of milliseconds per copy (PAM, a fork and a
-	// shell), so the sweep takes every fourth power of two, twice each.
-	sizes := []timing.Bytes{1, 1 << 4, 1 << 8, 1 << 12, 1 << 16, 1 << 20, 1 << 22}
-	ser, err := timing.Sweep(ctx, NewProbe(DefaultAddr, ProbeOptions{Client: opts}), timing.Options{Sizes: sizes, Reps: 2, Trials: 1, Warmup: -1}, nil)
+	// in.rshd costs 0.1 to 1 s per copy here (PAM with pam_systemd, a
+	// fork and a shell), so the sweep is four sizes, twice each.
+	sizes := []timing.Bytes{1, 1 << 10, 1 << 16, 1 << 20}
+	sctx, scancel := context.WithTimeout(context.Background(), 12*time.Second)
+	defer scancel()
+	ser, err := timing.Sweep(sctx, NewProbe(DefaultAddr, ProbeOptions{Client: opts}), timing.Options{Sizes: sizes, Reps: 1, Trials: 2, Warmup: -1, StopTime: -1}, nil)
 	if err != nil {
 		return fmt.Errorf("sweep against in.rshd: %w", err)
+	}
+	for _, pt := range ser.Points {
+		fmt.Printf("  %8d B  min %v  max %v\n", pt.Bytes, pt.Min, pt.Max)
 	}
 	if ser.Fit == nil {
 		return fmt.Errorf("sweep against in.rshd: %d points, no fit: %s", len(ser.Points), ser.FitError)
