@@ -455,26 +455,26 @@ func compareCurve(label string, base, next []sample, unit string, o Options) (Me
 	scatter := 1.2533 * 1.4826 * median(dev) / neff
 	trials := 1.2533 * median(sig) / neff
 	tol := max(-math.Log1p(-o.Floor), o.K*max(scatter, trials))
-	mb, mn := medianV(base), medianV(next)
-	m := Metric{Series: label, Measure: "throughput", Base: mb, New: mn, Unit: unit,
+	m := Metric{Series: label, Measure: "throughput", Base: geomean(rows, false), New: geomean(rows, true), Unit: unit,
 		Change: math.Expm1(D), Tolerance: -math.Expm1(-tol), Verdict: verdict(D, tol), Gated: true,
-		Note: fmt.Sprintf("median of %d sizes", len(d))}
-	if unit != "ratio" {
-		m.Measure = "throughput"
-		m.Note = fmt.Sprintf("median change over %d sizes; base/new: median Mbit/s", len(d))
-	} else {
+		Note: fmt.Sprintf("change: median over %d sizes; base, new: geometric means", len(d))}
+	if unit == "ratio" {
 		m.Measure = "throughput ratio"
-		m.Note = fmt.Sprintf("median change over %d sizes; base/new: median ratio", len(d))
 	}
 	return m, rows, nil
 }
 
-func medianV(s []sample) float64 {
-	v := make([]float64, len(s))
-	for i, x := range s {
-		v[i] = x.v
+// geomean is the geometric mean of the rows' base (or new) figures.
+func geomean(rows []SizeRow, next bool) float64 {
+	var sum float64
+	for _, r := range rows {
+		v := r.Base
+		if next {
+			v = r.New
+		}
+		sum += math.Log(v)
 	}
-	return median(v)
+	return math.Exp(sum / float64(len(rows)))
 }
 
 // verdict classifies a change d (log units, positive = better) against tol.
