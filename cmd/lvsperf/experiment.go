@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +34,9 @@ func newExperimentCmd() *cobra.Command {
 				o.MaxSize = n
 			}
 			o.Progress = cmd.ErrOrStderr()
+			if self, err := os.Executable(); err == nil {
+				o.DirectorCommand = []string{self, "director"}
+			}
 			reps, err := experiment.Run(cmd.Context(), args[0], o)
 			for _, r := range reps {
 				fmt.Fprintf(cmd.OutOrStdout(), "\n%s\nfiles: %s\n", r.Finding, strings.Join(r.Files, " "))
@@ -42,7 +45,7 @@ func newExperimentCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&o.OutDir, "out", "", "directory for results, plots and findings (default results/experiments)")
-	c.Flags().DurationVar(&o.Budget, "budget", 60*time.Second, "measuring time of one experiment (all: of the whole run)")
+	c.Flags().DurationVar(&o.Budget, "budget", experiment.DefaultBudget, "measuring time of one experiment (all: of the whole run, default 12m when left at 1m30s)")
 	c.Flags().StringVar(&maxSize, "max-size", "", "largest netpipe message (default 1MiB)")
 	return c
 }

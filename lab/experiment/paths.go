@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -91,8 +94,12 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 	}
 	defer unpin()
 	paths := seedPaths(s)
+	curves := pathCurves(l, s, "", paths)
+	if len(o.DirectorCommand) > 0 {
+		curves = append(curves, proxyCurve(ctx, l, s, o.DirectorCommand))
+	}
 	const rounds = 3
-	ms, err := measureRounds(ctx, o, name, pathCurves(l, s, "", paths), rounds, sweepOptions(o.MaxSize, o.Budget/time.Duration(rounds*len(paths))), kind)
+	ms, err := measureRounds(ctx, o, name, curves, rounds, sweepOptions(o.MaxSize, o.Budget/time.Duration(rounds*len(curves))), kind)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +122,9 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 	}
 	fmt.Fprintf(&b, "experiment %s: %s client → realserver over each path, offloads off, MTU 1500, both ends on CPU 0, %d interleaved rounds\n\n", name, what, rounds)
 	table(&b, ms)
+	if len(o.DirectorCommand) == 0 {
+		b.WriteString("(no proxy curve: no director command given)\n")
+	}
 	if kind == pingPong {
 		nat, dr := medianDur(by["nat"].small), medianDur(by["dr"].small)
 		pen := 100 * (float64(nat) - float64(dr)) / float64(dr)
@@ -141,4 +151,54 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 		return nil, err
 	}
 	return &Report{Name: name, Finding: b.String(), Files: files, Latency: latencyRows(name, run.Series)}, nil
+}
+
+// proxyCurve runs the userspace proxy engine (`lvsperf director`) as a
+// process inside the director namespace, serving the NAT VIP, so that it
+// crosses the same links as the nft engine's paths.
+func proxyCurve(ctx context.Context, l *lab.Lab, s lab.Seed, command []string) curve {
+	vip := net.JoinHostPort(s.VIPNAT.String(), fmt.Sprint(netpipePort))
+	return curve{label: "proxy", server: l.Host(lab.Realserver(1)), client: l.Host(lab.Client), target: s.VIPNAT.String(),
+		setup: func() (func() error, error) {
+			dir, err := os.MkdirTemp("", "lvsperf-lab-proxy-")
+			if err != nil {
+				return nil, err
+			}
+			sock := filepath.Join(dir, "director.sock")
+			args := append(append([]string{}, command[1:]...), "--service", vip, "-s", "rr", "--allow-remote", "--control", sock,
+				"--realserver", net.JoinHostPort(s.RealLAN[0].String(), fmt.Sprint(netpipePort)))
+			pctx, cancel := context.WithCancel(ctx)
+			cmd := exec.CommandContext(pctx, command[0], args...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := l.Host(lab.Director).Start(cmd); err != nil {
+				cancel()
+				os.RemoveAll(dir)
+				return nil, err
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			undo := func() error {
+				cancel()
+				<-done
+				return os.RemoveAll(dir)
+			}
+			// Ready once its control socket exists (bounded: 5 s).
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				if _, err := os.Stat(sock); err == nil {
+					return undo, nil
+				}
+				select {
+				case err := <-done:
+					done <- err
+					undo()
+					return nil, fmt.Errorf("userspace director exited: %v: %s", err, strings.TrimSpace(stderr.String()))
+				default:
+				}
+				if time.Now().After(deadline) {
+					undo()
+					return nil, fmt.Errorf("userspace director did not create %s within 5s: %s", sock, strings.TrimSpace(stderr.String()))
+				}
+			}
+		}}
 }
