@@ -30,7 +30,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(r.Comparisons) > 0 {
 		b.WriteString("## Comparisons across paths\n\n")
 		for _, c := range r.Comparisons {
-			fmt.Fprintf(&b, "### %s: %s\n\n", c.Probe, strings.Join(c.Series, " vs "))
+			fmt.Fprintf(&b, "### %s over %d paths\n\n%s\n\n", c.Probe, len(c.Series), strings.Join(c.Series, " vs "))
 			mdFigure(&b, c.Figure)
 			mdTable(&b, c.FitRatios)
 			mdTable(&b, c.Ratios)
@@ -209,7 +209,8 @@ figcaption{font-size:13px;color:#555f6d}
 {{template "table" .Latency}}
 {{- end}}
 {{- range .Comparisons}}
-<h2 id="cmp-{{anchor .Probe}}">Comparison: {{.Probe}} — {{range $i, $s := .Series}}{{if $i}} vs {{end}}{{$s}}{{end}}</h2>
+<h2 id="cmp-{{anchor .Probe}}">Comparison: {{.Probe}} over {{len .Series}} paths</h2>
+<p>{{range $i, $s := .Series}}{{if $i}} vs {{end}}<b>{{$s}}</b>{{end}}{{if gt (len .Series) 1}} (the first is the reference){{end}}</p>
 {{- if .Figure.File}}<figure><img alt="{{.Figure.Caption}}" src="{{dataURL .Figure.PNG}}"><figcaption>{{.Figure.Caption}}</figcaption></figure>{{end}}
 {{template "table" .FitRatios}}
 {{template "table" .Ratios}}
