@@ -71,7 +71,7 @@ Examples:
 	fl.StringVar(&f.null, "null", string(rsh.NullDevNull), "embedded server: /dev/null as devnull (write(2) like cat) or memory (count only)")
 	fl.BoolVar(&f.o.Server.Fsync, "fsync", false, "embedded server: fsync each file of the disk sink")
 	fl.StringVar(&f.o.Client.RemoteUser, "user", "", "local and remote user name (default: the current user)")
-	fl.StringVar(&f.ports, "ports", string(rsh.PortAuto), "source ports: auto (reserved when root), reserved or any")
+	fl.StringVar(&f.ports, "ports", string(rsh.PortAuto), "source ports: auto (reserved when root against --host, unprivileged against embedded servers, sparing the host's 512 reserved ports), reserved or any")
 	fl.BoolVar(&f.o.Client.NoStderr, "no-stderr", false, `send "0": no stderr back-connection`)
 	fl.DurationVar(&f.budget, "budget", 30*time.Second, "time allowed for the whole sweep (0 = the timing core's defaults)")
 	fl.StringVar(&f.out, "out", ".", "directory for the run file and plots")

@@ -247,7 +247,7 @@ func (s *Server) handle(c *net.TCPConn) {
 			return fmt.Errorf("permission denied: stderr port %d is not reserved (512–1023)", port)
 		}
 		var err error
-		errc, err = s.dialBack(raddr.IP, port)
+		errc, err = s.dialBack(raddr.IP, port, probes.IsReserved(raddr.Port))
 		if err != nil {
 			return fmt.Errorf("cannot connect back to stderr port %d: %w", port, err)
 		}
@@ -306,12 +306,24 @@ func (s *Server) handle(c *net.TCPConn) {
 	s.bytes.Add(n)
 }
 
-// dialBack opens the stderr channel to the client, from a reserved port
-// when the process may bind one (BSD rsh clients refuse anything else).
-func (s *Server) dialBack(ip net.IP, port int) (*net.TCPConn, error) {
+// dialBack opens the stderr channel to the client. A client on a reserved
+// port is a BSD rsh, which refuses a back-connection from any other, so it
+// gets one from a reserved port; a client on an unprivileged port (allowed
+// by AllowUnreserved) gets one from an ephemeral port. Each back-connection
+// leaves its server port in TIME_WAIT for a minute, and the reserved range
+// has only 512 ports shared by the whole host.
+func (s *Server) dialBack(ip net.IP, port int, reserved bool) (*net.TCPConn, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.HandshakeTimeout)
 	defer cancel()
 	addr := (&net.TCPAddr{IP: ip, Port: port}).String()
+	if !reserved {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return nc.(*net.TCPConn), nil
+	}
 	c, err := probes.DialReserved(ctx, nil, addr, probes.RcmdLow, probes.RcmdHigh)
 	if errors.Is(err, probes.ErrNotPrivileged) && s.opts.AllowUnreserved {
 		var d net.Dialer

@@ -115,18 +115,20 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("rsh sweep: %w", err)
 	}
-	if o.Host == "" && os.Geteuid() != 0 && copt.Ports == PortAuto {
+	if o.Host == "" && copt.Ports == PortAuto {
+		// Our own server needs no reserved ports, and a sweep would keep
+		// the host's 512 of them in TIME_WAIT, starving every other rsh,
+		// rlogin or NFS client on the machine. --ports reserved measures
+		// them anyway.
 		copt.Ports = PortAny
 	}
 	srv := o.Server
-	if o.Path.Via == paths.Director {
-		// The embedded director is a userspace proxy (LVS-NAT): it dials
-		// the realserver from an ephemeral port, so the client's reserved
-		// port does not reach the server. The stderr back-connection goes
-		// from the realserver to the address it sees, which on loopback is
-		// the client's.
-		srv.AllowUnreserved = true
-	}
+	// Embedded servers hear only our client. Through the director they
+	// must accept unreserved ports in any case: the director is a userspace
+	// proxy (LVS-NAT) that dials them from ephemeral ports, and the stderr
+	// back-connection goes from the realserver to the address it sees,
+	// which on loopback is the client's.
+	srv.AllowUnreserved = true
 	label := "rsh cat > /dev/null"
 	if o.Sink == SinkNameDisk {
 		label = "rsh (cd /usr; cat > file.N)"
@@ -195,9 +197,7 @@ func (p *sweepProbe) Info() map[string]string {
 			null = NullDevNull
 		}
 		info["server"] = fmt.Sprintf("embedded lvsperf rshd, /dev/null as %s, fsync %v", null, p.o.Server.Fsync)
-		if p.o.Path.Via == paths.Director {
-			info["server"] += "; accepts unreserved ports (the proxy director dials from ephemeral ones); stderr back-connection straight to the client"
-		}
+		info["server"] += "; accepts unreserved ports; stderr back-connection straight to the client (also through the director)"
 	}
 	return info
 }
