@@ -122,32 +122,40 @@ func Names() [][2]string {
 // Run runs the named experiment ("all" runs every implemented one).
 func Run(ctx context.Context, name string, o Options) ([]*Report, error) {
 	o = o.normalize()
+	var exp *experiment
+	for _, e := range registry() {
+		if e.name == name {
+			exp = &e
+		}
+	}
+	if exp == nil && name != "all" {
+		var names []string
+		for _, n := range Names() {
+			names = append(names, n[0])
+		}
+		return nil, fmt.Errorf("unknown experiment %q: want one of %s", name, strings.Join(names, ", "))
+	}
+	if exp != nil && exp.notYet {
+		_, err := exp.run(ctx, o)
+		return nil, err
+	}
 	if err := lab.CheckRoot(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
-	if name == "all" {
+	if exp == nil {
 		if o.Budget == DefaultBudget {
 			o.Budget = DefaultAllBudget
 		}
 		return runAll(ctx, o)
 	}
-	for _, e := range registry() {
-		if e.name == name {
-			r, err := e.run(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return []*Report{r}, nil
-		}
+	r, err := exp.run(ctx, o)
+	if err != nil {
+		return nil, err
 	}
-	var names []string
-	for _, n := range Names() {
-		names = append(names, n[0])
-	}
-	return nil, fmt.Errorf("unknown experiment %q: want one of %s", name, strings.Join(names, ", "))
+	return []*Report{r}, nil
 }
 
 func runAll(ctx context.Context, o Options) ([]*Report, error) {
