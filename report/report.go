@@ -188,7 +188,7 @@ func envRows(r *results.Run) [][2]string {
 	}
 	load := fmt.Sprintf("load %.2f → %.2f, steal %.1f%%", e.LoadBefore, e.LoadAfter, e.StealPct)
 	if e.Contended {
-		load += "; CONTENDED: " + e.Note
+		load += "; " + e.Note
 	} else {
 		load += "; not contended"
 	}

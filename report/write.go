@@ -195,8 +195,7 @@ figcaption{font-size:13px;color:#555f6d}
 .warn{background:#fff4e0;border-left:4px solid #e8a33d;padding:8px 12px;margin:8px 0}
 .problems{font-size:13px;color:#6b4b00}
 .env th{width:140px}
-.figs{display:grid;grid-template-columns:1fr 1fr;gap:12px}
-.figs figure:first-child{grid-column:1 / span 2}
+.figs figure{max-width:960px}
 </style></head><body><main>
 <h1>{{.Title}}</h1>
 <nav><ul>
