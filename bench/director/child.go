@@ -41,6 +41,7 @@ var directorVariants = []variant{
 	{name: "director-blocking", desc: "blocking splice on a thread per direction (BlockingConns 64)", opts: proxy.Options{BlockingConns: 64}},
 	{name: "director-iocopy", desc: "io.Copy between the raw conns (Go's own splice)", opts: proxy.Options{Copy: proxy.CopyIOCopy}},
 	{name: "director-proc", desc: "embed defaults", process: true},
+	{name: "director-proc-iocopy", desc: "io.Copy between the raw conns", process: true, opts: proxy.Options{Copy: proxy.CopyIOCopy}},
 }
 
 func variantNamed(name string) (variant, bool) {

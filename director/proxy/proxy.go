@@ -232,9 +232,10 @@ func (p *Proxy) Listen(proto dataplane.Protocol, addr netip.AddrPort) (netip.Add
 	return bound, nil
 }
 
-// Unlisten stops accepting on a virtual service. Connections already
+// Unlisten stops accepting on a virtual service. TCP connections already
 // relayed keep flowing until they end or the proxy is closed, as IPVS keeps
-// existing connections of a deleted service's realservers.
+// existing connections of a deleted service's realservers; UDP flows end
+// with the listener, whose socket carries their answers.
 func (p *Proxy) Unlisten(proto dataplane.Protocol, addr netip.AddrPort) error {
 	p.mu.Lock()
 	l, ok := p.listeners[listenerKey{proto, addr}]

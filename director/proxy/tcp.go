@@ -133,6 +133,7 @@ type relay struct {
 	flow     dataplane.Flow
 	blocking bool
 	aborted  atomic.Bool
+	ended    atomic.Int32 // directions that reached EOF
 }
 
 // direction relays src to dst until src's EOF, which it passes on as a
@@ -156,6 +157,12 @@ func (p *Proxy) direction(r *relay, dst, src *net.TCPConn, inbound bool) {
 			r.flow.Event(dataplane.ClientFin)
 		} else {
 			r.flow.Event(dataplane.ServerFin)
+		}
+		if r.ended.Add(1) == 2 {
+			// The other direction already ended: both legs are about to be
+			// closed with empty receive queues, which sends the FIN; the
+			// shutdown would be a wasted system call.
+			return
 		}
 		if cerr := dst.CloseWrite(); cerr == nil {
 			return
