@@ -35,8 +35,11 @@ type ClientOptions struct {
 	// Dir is the directory inside the export holding file.N. Default the
 	// export's root.
 	Dir string
-	// RSize and WSize are the payloads of one READ and one WRITE call, as
-	// mount(8)'s rsize and wsize; the server's FSINFO maxima cap them.
+	// RSize and WSize are the payloads of one READ and one WRITE call, the
+	// role mount(8)'s rsize and wsize play. go-nfs-client has no such
+	// setting: they are the sizes of the buffers this client hands it (it
+	// sends one READ of min(len, rtmax) per Read and WRITEs of
+	// min(len, wtpref) per Write), so the server's FSINFO caps them.
 	// Default 1 MiB each (Linux's default over TCP).
 	RSize, WSize timing.Bytes
 	// ReservedPort binds the client's source ports below 1024 (needs root),
