@@ -35,7 +35,7 @@ func newExperimentCmd() *cobra.Command {
 			}
 			o.Progress = cmd.ErrOrStderr()
 			if self, err := os.Executable(); err == nil {
-				o.DirectorCommand = []string{self, "director"}
+				o.Self = self
 			}
 			reps, err := experiment.Run(cmd.Context(), args[0], o)
 			for _, r := range reps {

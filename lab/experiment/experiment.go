@@ -34,11 +34,12 @@ type Options struct {
 	MaxSize timing.Bytes
 	// Progress receives one line per finished curve (default io.Discard).
 	Progress io.Writer
-	// DirectorCommand runs the standalone userspace director (`lvsperf
-	// director`), e.g. {"/usr/bin/lvsperf", "director"}; the paths
-	// experiment starts it inside the director namespace for its proxy
-	// curve. Empty leaves the proxy curve out (and says so).
-	DirectorCommand []string
+	// Self is the lvsperf binary. Experiments run some of its commands as
+	// processes inside a lab host, so that every socket they open stays in
+	// that namespace: `lvsperf director` (the userspace proxy engine, for
+	// the paths experiment's proxy curve) and `lvsperf ptester` (the http
+	// experiment's clients). Empty leaves those out and says so.
+	Self string
 }
 
 // Default budgets.
@@ -96,7 +97,7 @@ func registry() []experiment {
 		{"nics", "one-NIC vs two-NIC director (seed §1.5.4)", runNICs, false},
 		{"multi-netpipe", "two simultaneous netpipes from the director (seed §1.5.2-3)", runMultiNetpipe, false},
 		{"tp", "transparent proxy on realserver, director, both (seed §3)", runTP, false},
-		{"http", "persistent vs non-persistent HTTP, 1 vs 2 realservers (seed §4)", notYet("http"), true},
+		{"http", "persistent vs non-persistent HTTP, 1 vs 2 realservers, serial vs synchronised clients (seed §4)", runHTTP, false},
 		{"stream", "netpipe streaming over the same paths (seed §5.1)", runStream, false},
 		{"rsh", "rsh copy through the lab (seed §5.2)", notYet("rsh"), true},
 		{"lpd", "lpd printing through the lab (seed §5.3)", notYet("lpd"), true},

@@ -30,7 +30,7 @@ func runNICs(ctx context.Context, o Options) (*Report, error) {
 		if one {
 			prefix = "1nic "
 		}
-		curves = append(curves, pathCurves(l, s, prefix, []labPath{{"direct", "", s.DirectTarget(0)}, {"dr", nft.DR, s.VIPDR}})...)
+		curves = append(curves, pathCurves(l, s, prefix, []labPath{{name: "direct", target: s.DirectTarget(0)}, {name: "dr", mode: nft.DR, target: s.VIPDR}})...)
 	}
 	unpin, err := pinAll(0)
 	if err != nil {

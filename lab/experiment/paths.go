@@ -22,15 +22,17 @@ type labPath struct {
 	name   string
 	mode   nft.Mode // "" for direct: no director rules
 	target netip.Addr
+	// port of the service (default netpipePort).
+	port uint16
 }
 
 func seedPaths(s lab.Seed) []labPath {
 	return []labPath{
-		{"direct", "", s.DirectTarget(0)},
-		{"forward", nft.Forward, s.RealLAN[0]},
-		{"nat", nft.NAT, s.VIPNAT},
-		{"dr", nft.DR, s.VIPDR},
-		{"martian", nft.Martian, s.VIPMartian},
+		{name: "direct", mode: "", target: s.DirectTarget(0)},
+		{name: "forward", mode: nft.Forward, target: s.RealLAN[0]},
+		{name: "nat", mode: nft.NAT, target: s.VIPNAT},
+		{name: "dr", mode: nft.DR, target: s.VIPDR},
+		{name: "martian", mode: nft.Martian, target: s.VIPMartian},
 	}
 }
 
@@ -52,7 +54,11 @@ func program(l *lab.Lab, s lab.Seed, p labPath) (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := nft.Program(l.Host(lab.Director).FD(), nft.Config{Mode: p.mode, VIP: p.target, Port: netpipePort,
+	port := p.port
+	if port == 0 {
+		port = netpipePort
+	}
+	e, err := nft.Program(l.Host(lab.Director).FD(), nft.Config{Mode: p.mode, VIP: p.target, Port: port,
 		Realservers: rs, InDev: s.DirectorInDev, OutDev: s.DirectorOutDev, OutMAC: out})
 	if err != nil {
 		return nil, err
@@ -95,8 +101,8 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 	defer unpin()
 	paths := seedPaths(s)
 	curves := pathCurves(l, s, "", paths)
-	if len(o.DirectorCommand) > 0 {
-		curves = append(curves, proxyCurve(ctx, l, s, o.DirectorCommand))
+	if o.Self != "" {
+		curves = append(curves, proxyCurve(ctx, l, s, []string{o.Self, "director"}))
 	}
 	const rounds = 3
 	ms, err := measureRounds(ctx, o, name, curves, rounds, sweepOptions(o.MaxSize, o.Budget/time.Duration(rounds*len(curves))), kind)
@@ -122,8 +128,8 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 	}
 	fmt.Fprintf(&b, "experiment %s: %s client → realserver over each path, offloads off, MTU 1500, both ends on CPU 0, %d interleaved rounds\n\n", name, what, rounds)
 	table(&b, ms)
-	if len(o.DirectorCommand) == 0 {
-		b.WriteString("(no proxy curve: no director command given)\n")
+	if o.Self == "" {
+		b.WriteString("(no proxy curve: Options.Self, the lvsperf binary that runs `lvsperf director`, not given)\n")
 	}
 	if kind == pingPong {
 		nat, dr := medianDur(by["nat"].small), medianDur(by["dr"].small)

@@ -58,10 +58,10 @@ func runTP(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer tp.Close()
 	paths := []labPath{
-		{"vip devices", nft.DR, s.VIPDR},
-		{"tp realserver", nft.DR, s.VIPTPReal},
-		{"tp director", nft.DR, s.VIPTPDirector},
-		{"tp both", nft.DR, s.VIPTP},
+		{name: "vip devices", mode: nft.DR, target: s.VIPDR},
+		{name: "tp realserver", mode: nft.DR, target: s.VIPTPReal},
+		{name: "tp director", mode: nft.DR, target: s.VIPTPDirector},
+		{name: "tp both", mode: nft.DR, target: s.VIPTP},
 	}
 	unpin, err := pinAll(0)
 	if err != nil {
