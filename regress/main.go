@@ -62,8 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.measure, "measure", 0, "measure false alarms and sensitivity over N clean and N slowed runs instead (samples kept in -out)")
 	fs.StringVar(&o.from, "from", "", "with -measure: re-analyse the samples kept in this directory instead of measuring")
 	fs.DurationVar(&o.timeout, "timeout", 110*time.Second, "bound on the whole suite (per run with -measure)")
-	fs.IntVar(&o.suite.Rounds, "rounds", 3, "direct+director runs pooled into one sample")
-	fs.DurationVar(&o.suite.Budget, "budget", 4*time.Second, "time budget of each series' sweep")
+	fs.IntVar(&o.suite.Rounds, "rounds", 8, "direct+director runs pooled into one sample")
+	fs.DurationVar(&o.suite.Budget, "budget", 1500*time.Millisecond, "time budget of each round")
 	fs.Float64Var(&o.cmp.K, "k", compare.DefaultK, "standard deviations a change must pass")
 	fs.Float64Var(&o.cmp.Floor, "floor", compare.DefaultFloor, "smallest relative change that counts")
 	if err := fs.Parse(args); err != nil {

@@ -25,11 +25,13 @@ const Ratio = "director/direct"
 type Suite struct {
 	// End is the largest message (default 512 KiB).
 	End timing.Bytes
-	// Budget bounds each series' sweep (default 4s).
+	// Budget is the timing core's budget of each round (default 1.5s).
 	Budget time.Duration
-	// Rounds is how many direct+director runs are made and merged, trial
-	// by trial (default 3): a contended moment then spoils one round's
-	// trials, not the best of three.
+	// Rounds is how many short direct+director runs are made and merged,
+	// trial by trial (default 8). Many short rounds, alternating which leg
+	// goes first, spread each leg's trials over the whole measurement: a
+	// burst of load from another process then spoils some trials of both
+	// legs, and the best trial of each size comes from a quiet moment.
 	Rounds int
 	// Slow, when above 0, slows the director leg so its rate is (1−Slow)
 	// of what the path gives (0.2 = 20% slower), for sensitivity tests.
@@ -43,10 +45,10 @@ func (s Suite) normalize() (Suite, error) {
 		s.End = 512 * timing.KiB
 	}
 	if s.Budget == 0 {
-		s.Budget = 4 * time.Second
+		s.Budget = 1500 * time.Millisecond
 	}
 	if s.Rounds == 0 {
-		s.Rounds = 3
+		s.Rounds = 8
 	}
 	if s.Slow < 0 || s.Slow >= 0.9 {
 		return s, fmt.Errorf("slowdown %v: want 0 (off) to 0.9", s.Slow)
@@ -66,8 +68,14 @@ func (s Suite) Run(ctx context.Context) (*results.Run, error) {
 	}
 	var runs []*results.Run
 	for i := range s.Rounds {
+		via := []string{string(paths.Direct), string(paths.Director)}
+		if i%2 == 1 {
+			// Alternate which leg goes first, so a drift in the machine's
+			// load over a round does not always favour the same leg.
+			via[0], via[1] = via[1], via[0]
+		}
 		cfg, err := netpipe.RunOptions{
-			Via:            []string{string(paths.Direct), string(paths.Director)},
+			Via:            via,
 			NoPerturbation: true,
 			End:            s.End,
 			Budget:         s.Budget,
@@ -80,6 +88,15 @@ func (s Suite) Run(ctx context.Context) (*results.Run, error) {
 		}
 		start := time.Now()
 		res, err := runner.Run(ctx, cfg)
+		if err != nil && ctx.Err() == nil {
+			// A round that fails to run (a connection torn down under
+			// load) is not a verdict on the path: say so and run it again
+			// once, then give up.
+			if s.Progress != nil {
+				fmt.Fprintf(s.Progress, "round %d/%d failed, running it again: %v\n", i+1, s.Rounds, err)
+			}
+			res, err = runner.Run(ctx, cfg)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("regression round %d of %d: %w", i+1, s.Rounds, err)
 		}
