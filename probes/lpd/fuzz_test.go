@@ -83,3 +83,13 @@ func FuzzSession(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseControl(b *testing.B) {
+	cf := ControlFile("vm", "root", "file.20", "dfA163vm")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseControl("cfA163vm", cf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -67,3 +67,12 @@ func FuzzReadRequest(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseCommand(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseCommand("(cd /usr; cat > file.20)"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
