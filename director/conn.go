@@ -27,9 +27,8 @@ type connKey struct {
 type connShard struct {
 	mu sync.Mutex
 	m  map[connKey]*Conn
-	// dup holds entries whose key was already taken (a client reusing a
-	// port while its old entry lingers in TIME_WAIT); IPVS would reuse
-	// the entry, we keep both until they expire.
+	// dup holds entries whose key is taken by a flow the engine still
+	// holds (should not happen with real sockets); both live until expiry.
 	dup []*Conn
 }
 
@@ -44,14 +43,26 @@ func (d *Director) shard(k connKey) *connShard {
 	return &d.shards[h.Sum64()%connShards]
 }
 
+// insert enters c. An entry with the same key that the engine already
+// released (a client reusing its port while the old entry lingers in
+// TIME_WAIT) is expired at once, as IPVS does with conn_reuse_mode, so the
+// table stays bounded by the clients' port ranges.
 func (s *connShard) insert(c *Conn) {
 	s.mu.Lock()
-	if _, taken := s.m[c.key]; taken {
-		s.dup = append(s.dup, c)
-	} else {
-		s.m[c.key] = c
+	defer s.mu.Unlock()
+	if old, taken := s.m[c.key]; taken {
+		old.mu.Lock()
+		held := old.held
+		if !held {
+			old.release()
+		}
+		old.mu.Unlock()
+		if held {
+			s.dup = append(s.dup, c)
+			return
+		}
 	}
-	s.mu.Unlock()
+	s.m[c.key] = c
 }
 
 // Conn is one entry of the connection table; it implements dataplane.Flow.

@@ -251,3 +251,33 @@ func TestOverloadThresholdHysteresis(t *testing.T) {
 		}
 	}
 }
+
+func TestPortReuseReplacesReleasedEntry(t *testing.T) {
+	d, _ := newTestDirector(t, "rr", 1)
+	c := client(3)
+	for i := 0; i < 5; i++ {
+		f, err := d.Connect(dataplane.TCP, vip, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Event(dataplane.Established)
+		f.Event(dataplane.ClientFin)
+		f.Event(dataplane.ServerFin)
+		f.Event(dataplane.Closed)
+	}
+	if n := len(d.Conns()); n != 1 {
+		t.Fatalf("%d entries after 5 connections from one client port, want 1 (reused)", n)
+	}
+	row := destRow(t, d, rip1)
+	if row.ActiveConns != 0 || row.InactConns != 1 || row.Stats.Conns != 5 {
+		t.Fatalf("active %d inactive %d conns %d, want 0 1 5", row.ActiveConns, row.InactConns, row.Stats.Conns)
+	}
+	// A flow still held by the engine is never replaced.
+	f1, _ := d.Connect(dataplane.TCP, vip, client(4))
+	f2, _ := d.Connect(dataplane.TCP, vip, client(4))
+	if n := len(d.Conns()); n != 3 {
+		t.Fatalf("%d entries, want 3 (two live flows with one key kept)", n)
+	}
+	f1.Event(dataplane.Closed)
+	f2.Event(dataplane.Closed)
+}

@@ -87,10 +87,10 @@ func RunDaemon(ctx context.Context, o DaemonOptions, log io.Writer) (err error) 
 	if o.Control == "" {
 		o.Control = DefaultControlPath()
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait() // runs last: after cancel below has stopped the goroutines
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 
 	model := director.New(o.Model)
 	wg.Add(1)
