@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -105,6 +107,7 @@ type worker struct {
 	errs                     [numErrKinds]uint64
 	lastErr                  error
 	samples                  []time.Duration
+	timer                    *time.Timer // open loop: one timer, reset per request
 }
 
 func newWorker(id int, o *Options) *worker {
@@ -202,11 +205,15 @@ func (w *worker) run(ctx context.Context, start, deadline time.Time, stop *atomi
 				return
 			}
 			if d := next.Sub(t0); d > 0 {
-				tm := time.NewTimer(d)
+				if w.timer == nil {
+					w.timer = time.NewTimer(d)
+				} else {
+					w.timer.Reset(d)
+				}
 				select {
-				case <-tm.C:
+				case <-w.timer.C:
 				case <-ctx.Done():
-					tm.Stop()
+					w.timer.Stop()
 					return
 				}
 				t0 = time.Now()
@@ -462,7 +469,13 @@ func merge(rep *Report, workers []*worker) {
 	if errs[ErrPorts] > 0 {
 		rep.PortsExhausted = true
 		rep.Notes = append(rep.Notes, fmt.Sprintf(
-			"ephemeral ports exhausted: %d connects failed with EADDRNOTAVAIL; the run was limited by TIME_WAIT, not the server. Spread sources (--sources 16), use --linger0, or use -k > 1", errs[ErrPorts]))
+			"ephemeral ports exhausted: %d connects failed with EADDRNOTAVAIL (%s); the run was limited by TIME_WAIT, not the server. Spread sources (--sources 16), use --linger0, or use -k > 1",
+			errs[ErrPorts], portBudget()))
+	}
+	if rep.Connect.Max >= time.Second {
+		rep.Notes = append(rep.Notes, fmt.Sprintf(
+			"a connect took %v: a SYN was retransmitted, typically a collision with a TIME_WAIT entry of a reused port (%s)",
+			rep.Connect.Max.Round(time.Millisecond), portBudget()))
 	}
 	if o.Rate > 0 && rep.Behind > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf(
@@ -471,4 +484,17 @@ func merge(rep *Report, workers []*worker) {
 	if errs[ErrBadStatus] > 0 && rep.Requests == 0 {
 		rep.Notes = append(rep.Notes, "every response had a non-2xx status: "+rep.LastError)
 	}
+}
+
+// portBudget describes the kernel's ephemeral-port settings, for notes about
+// port exhaustion.
+func portBudget() string {
+	read := func(name string) string {
+		b, err := os.ReadFile("/proc/sys/net/ipv4/" + name)
+		if err != nil {
+			return "?"
+		}
+		return strings.Join(strings.Fields(string(b)), "-")
+	}
+	return fmt.Sprintf("ip_local_port_range %s, tcp_tw_reuse %s, TIME_WAIT lasts 60 s", read("ip_local_port_range"), read("tcp_tw_reuse"))
 }
