@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// lvsperfDirector is the real `lvsperf director` command in its own
+// process, one virtual service per backend, configured with ipvsadm rules.
+type lvsperfDirector struct {
+	cmd    *exec.Cmd
+	dir    string
+	fronts []string
+	stderr *strings.Builder
+	exited chan struct{}
+}
+
+// startLvsperfDirector runs bin (or, when bin is empty, a binary built from
+// ./cmd/lvsperf in the current module) as `lvsperf director`.
+func startLvsperfDirector(ctx context.Context, bin string, backends []string) (_ *lvsperfDirector, err error) {
+	dir, err := os.MkdirTemp("", "lvsperf-director-")
+	if err != nil {
+		return nil, err
+	}
+	l := &lvsperfDirector{dir: dir, stderr: &strings.Builder{}}
+	defer func() {
+		if err != nil {
+			l.stop()
+		}
+	}()
+	if bin == "" {
+		bin = filepath.Join(dir, "lvsperf")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/lvsperf")
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build lvsperf from ./cmd/lvsperf (run from the module root, or pass -lvsperf): %w: %s", err, out)
+		}
+	}
+	var rules strings.Builder
+	for _, be := range backends {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		front := fmt.Sprintf("127.0.0.1:%d", port)
+		l.fronts = append(l.fronts, front)
+		fmt.Fprintf(&rules, "-A -t %s -s rr\n-a -t %s -r %s -m -w 1\n", front, front, be)
+	}
+	rulesPath := filepath.Join(dir, "rules")
+	if err := os.WriteFile(rulesPath, []byte(rules.String()), 0o600); err != nil {
+		return nil, err
+	}
+	l.cmd = exec.Command(bin, "director", "--rules", rulesPath, "--control", filepath.Join(dir, "director.sock"))
+	l.cmd.Stderr = l.stderr
+	l.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := l.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start lvsperf director: %w", err)
+	}
+	l.exited = make(chan struct{})
+	go func() { l.cmd.Wait(); close(l.exited) }()
+	for _, f := range l.fronts {
+		if err := waitListening(ctx, f, 10*time.Second, l.exited); err != nil {
+			return nil, fmt.Errorf("lvsperf director service %s: %w; it said: %s", f, err, l.stderr.String())
+		}
+	}
+	return l, nil
+}
+
+func (l *lvsperfDirector) pid() int { return l.cmd.Process.Pid }
+
+func (l *lvsperfDirector) stop() {
+	if l.exited != nil {
+		l.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-l.exited:
+		case <-time.After(3 * time.Second):
+			l.cmd.Process.Kill()
+			<-l.exited
+		}
+	}
+	os.RemoveAll(l.dir)
+}
