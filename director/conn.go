@@ -265,10 +265,9 @@ func (d *Director) Conns() []ConnEntry {
 	var out []ConnEntry
 	add := func(c *Conn) {
 		c.mu.Lock()
-		left := t[c.state]
-		if !c.held {
-			left -= now.Sub(c.lastActive)
-		}
+		// Idle time left, as IPVS shows it; a flow the engine holds is
+		// refreshed at every tick that saw traffic and never expires.
+		left := t[c.state] - now.Sub(c.lastActive)
 		if left < 0 {
 			left = 0
 		}

@@ -144,6 +144,12 @@ func (l *ControlListener) Serve(ctx context.Context, h Handler) error {
 
 func serveOne(ctx context.Context, c *net.UnixConn, h Handler) {
 	c.SetDeadline(time.Now().Add(ControlTimeout))
+	answer(ctx, c, h)
+}
+
+// answer reads one request from rw, runs it and writes the reply.
+func answer(ctx context.Context, rw io.ReadWriter, h Handler) {
+	c := rw
 	var req Request
 	var rep Reply
 	dec := json.NewDecoder(io.LimitReader(c, MaxRequestBytes))

@@ -2,6 +2,7 @@ package ipvsadm
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/netip"
@@ -202,4 +203,27 @@ func padRight(s string, n int) string {
 		s += " "
 	}
 	return s
+}
+
+// rw joins a request reader and a reply buffer.
+type rw struct {
+	io.Reader
+	io.Writer
+}
+
+func FuzzControlRequest(f *testing.F) {
+	f.Add([]byte(`{"args":["-L","-n"]}`))
+	f.Add([]byte(`{"args":["-R"],"stdin":"-A -t 127.0.0.1:80 -s rr\n"}`))
+	f.Add([]byte(`{"args":null}`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, req []byte) {
+		d := director.New(director.Options{})
+		sa := NewStandalone(d, nil)
+		var out strings.Builder
+		answer(context.Background(), rw{strings.NewReader(string(req)), &out}, sa.Handle)
+		var rep Reply
+		if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+			t.Fatalf("reply %q is not JSON: %v", out.String(), err)
+		}
+	})
 }
