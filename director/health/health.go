@@ -27,9 +27,11 @@ type Remover interface {
 
 // Target is one realserver of one virtual service to check.
 type Target struct {
+	// Proto and VIP name the virtual service.
 	Proto dataplane.Protocol
 	VIP   netip.AddrPort
-	RIP   netip.AddrPort
+	// RIP is the realserver within it.
+	RIP netip.AddrPort
 	// Weight is the weight given back when the realserver recovers.
 	Weight int
 	// Check is the address to connect to (default RIP), e.g. a TCP port
