@@ -66,3 +66,11 @@ func rd(d time.Duration) time.Duration {
 	}
 	return d
 }
+
+// WriteProgress prints one line per measured size and mode of a sweep.
+func (p SweepProgress) WriteProgress(w io.Writer) error {
+	r := p.Report
+	_, err := fmt.Fprintf(w, "%-14s file.%-2d %10.1f hits/s %10.2f MiB/s  fastest %-9v slowest %-9v errors %d\n",
+		p.Mode, p.Exp, r.HitsPerSec, r.Throughput.BytesPerSecond()/(1<<20), rd(r.Latency.Min), rd(r.Latency.Max), r.Errs())
+	return err
+}

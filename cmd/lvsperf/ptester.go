@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -155,13 +156,12 @@ func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error 
 	w := cmd.ErrOrStderr()
 	run, err := ptester.Sweep(ctx, ptester.SweepOptions{
 		Hammer: o, From: f.from, To: f.to, Trials: f.trials, Path: spec, Dir: f.dir,
-	}, func(p ptester.SweepProgress) {
-		r := p.Report
-		fmt.Fprintf(w, "%-14s file.%-2d  %10.1f hits/s  %10.2f MiB/s  min %-10v max %-10v errors %d\n",
-			p.Mode, p.Exp, r.HitsPerSec, r.Throughput.BytesPerSecond()/(1<<20), r.Latency.Min, r.Latency.Max, r.Errs())
-	})
+	}, func(p ptester.SweepProgress) { _ = p.WriteProgress(w) })
 	if run == nil {
 		return err
+	}
+	if merr := os.MkdirAll(f.out, 0o755); merr != nil {
+		return fmt.Errorf("--out: %w", merr)
 	}
 	base := filepath.Join(f.out, "ptester-"+sanitize(run.Path))
 	if serr := results.Save(base+".lvsperf", run); serr != nil {
