@@ -23,10 +23,12 @@ const Ratio = "director/direct"
 
 // Suite says how to measure one regression sample.
 type Suite struct {
-	// End is the largest message (default 512 KiB).
+	// End is the largest message (default 64 KiB: past the director's
+	// knee on loopback, short enough for many rounds).
 	End timing.Bytes
-	// Budget is the timing core's budget of each round (default 1.5s).
-	Budget time.Duration
+	// TrialTime is the target one-way time of one trial (default 10ms).
+	// Each round measures one trial per size; the rounds give the trials.
+	TrialTime time.Duration
 	// Rounds is how many short direct+director runs are made and merged,
 	// trial by trial (default 8). Many short rounds, alternating which leg
 	// goes first, spread each leg's trials over the whole measurement: a
@@ -42,10 +44,10 @@ type Suite struct {
 
 func (s Suite) normalize() (Suite, error) {
 	if s.End == 0 {
-		s.End = 512 * timing.KiB
+		s.End = 64 * timing.KiB
 	}
-	if s.Budget == 0 {
-		s.Budget = 1500 * time.Millisecond
+	if s.TrialTime == 0 {
+		s.TrialTime = 10 * time.Millisecond
 	}
 	if s.Rounds == 0 {
 		s.Rounds = 8
@@ -53,8 +55,11 @@ func (s Suite) normalize() (Suite, error) {
 	if s.Slow < 0 || s.Slow >= 0.9 {
 		return s, fmt.Errorf("slowdown %v: want 0 (off) to 0.9", s.Slow)
 	}
-	if s.Rounds < 1 || s.Rounds > 20 {
-		return s, fmt.Errorf("rounds %d: want 1 to 20", s.Rounds)
+	if s.Rounds < 1 || s.Rounds > 40 {
+		return s, fmt.Errorf("rounds %d: want 1 to 40", s.Rounds)
+	}
+	if s.TrialTime < time.Millisecond || s.TrialTime > time.Second {
+		return s, fmt.Errorf("trial time %v: want 1ms to 1s", s.TrialTime)
 	}
 	return s, nil
 }
@@ -78,7 +83,9 @@ func (s Suite) Run(ctx context.Context) (*results.Run, error) {
 			Via:            via,
 			NoPerturbation: true,
 			End:            s.End,
-			Budget:         s.Budget,
+			Trials:         1,
+			TrialTime:      s.TrialTime,
+			Warmup:         20 * time.Millisecond,
 		}.Config("netpipe", netpipe.DialProbe)
 		if err != nil {
 			return nil, err
