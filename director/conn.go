@@ -135,7 +135,16 @@ func (c *Conn) Event(e dataplane.Event) {
 	if c.gone {
 		return
 	}
-	c.lastActive = now
+	if c.key.proto == dataplane.UDP {
+		// UDP has no states: the entry times out 300 s after its last
+		// datagram, however long the engine kept the flow open.
+		if p := c.inPkts.Load() + c.outPkts.Load(); p != c.seenPkts || e != dataplane.Closed {
+			c.seenPkts = p
+			c.lastActive = now
+		}
+	} else {
+		c.lastActive = now // every TCP state change re-arms the timer
+	}
 	if c.key.proto == dataplane.TCP {
 		next := nextState(c.state, e)
 		if next.Active() != c.active {

@@ -281,3 +281,27 @@ func TestPortReuseReplacesReleasedEntry(t *testing.T) {
 	f1.Event(dataplane.Closed)
 	f2.Event(dataplane.Closed)
 }
+
+func TestUDPEntryTimesOutFromLastDatagram(t *testing.T) {
+	clk := newFakeClock()
+	d := New(Options{Now: clk.Now})
+	uvip := netip.MustParseAddrPort("10.0.0.1:53")
+	d.AddService(ServiceConfig{Proto: dataplane.UDP, Addr: uvip, Scheduler: "rr"})
+	d.AddDest(dataplane.UDP, uvip, DestConfig{Addr: netip.MustParseAddrPort("192.168.10.3:53"), Weight: 1})
+	f, err := d.Connect(dataplane.UDP, uvip, client(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Count(true, 60, 1)
+	clk.Advance(time.Second)
+	d.Tick() // sees the datagram: idle timer starts now
+	clk.Advance(300 * time.Second)
+	f.Event(dataplane.Closed) // the engine's own idle timeout fired
+	if c := d.Conns(); len(c) != 1 || c[0].Expires != 0 {
+		t.Fatalf("entries %+v, want one with nothing left", c)
+	}
+	d.Tick()
+	if n := len(d.Conns()); n != 0 {
+		t.Fatalf("%d UDP entries 300 s after the last datagram, want 0", n)
+	}
+}
