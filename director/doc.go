@@ -17,7 +17,9 @@
 //	flow, err := d.Connect(proto, vip, client)      // implements dataplane.Picker
 //	flow.Dest(); flow.Event(e); flow.Count(in, b, p) // implements dataplane.Flow
 //	snap := d.Snapshot()                            // services, realservers, counters, rates
-//	conns := d.Conns()                              // connection table (ipvsadm -L -c)
+//	conns := d.Conns()                              // connection table + templates (ipvsadm -L -c)
+//	d.Zero(nil); d.SetTimeouts(tcp, tcpfin, udp)    // ipvsadm -Z, --set
+//	d.Tick()                                        // one expiry/estimator step (tests, own loops)
 //	director.WriteMetrics(w, snap)                  // Prometheus text
 //	director.NewScheduler(name, flags)              // a scheduler alone (for other engines)
 //
@@ -27,5 +29,9 @@
 // service's scheduler lock. The connection table is sharded by flow key;
 // Count only does atomic adds on the flow, its realserver and its service;
 // Event takes the flow's own mutex. Expiry and the rate estimator run on a
-// ticker (Run or Tick).
+// ticker (Run or Tick). A flow the engine still holds never expires (the
+// engine owns the socket); once the engine reports Closed, the entry
+// lingers for its state's IPVS timeout, so listings look like IPVS's.
+// ipvsadm grammar, listings and the control socket are in director/ipvsadm;
+// the seeds' lvs.conf format is in director/lvsconf.
 package director
