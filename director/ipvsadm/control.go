@@ -21,6 +21,9 @@ const (
 	MaxRequestBytes = 1 << 20
 	MaxReplyBytes   = 64 << 20
 	ControlTimeout  = 10 * time.Second
+	// MaxControlConns bounds the requests served at once; more wait in
+	// the listen backlog.
+	MaxControlConns = 16
 )
 
 // Request is what `lvsperf ipvsadm` sends over the control socket.
@@ -125,7 +128,13 @@ func (l *ControlListener) Serve(ctx context.Context, h Handler) error {
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { l.ln.Close() })
 	defer stop()
+	slots := make(chan struct{}, MaxControlConns)
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		c, err := l.ln.AcceptUnix()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
@@ -136,6 +145,7 @@ func (l *ControlListener) Serve(ctx context.Context, h Handler) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() { <-slots }()
 			defer c.Close()
 			serveOne(ctx, c, h)
 		}()
