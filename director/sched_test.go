@@ -118,9 +118,9 @@ func TestSchedulerSequences(t *testing.T) {
 
 func TestSHFallback(t *testing.T) {
 	list, by, nameOf := mk(t, "A:2", "B:1")
-	by["A"].setWeight(0) // lastWeight stays, bucket 215 is A's
+	by["A"].setWeight(0) // sh tiles by weight: B A B A …, bucket 215 is A's
 	s := &SH{Fallback: true}
-	// offset 0 probes roffset 215: (215 + 215) & 255 = 174, 174%3=0 → B.
+	// offset 0 probes roffset 215: (215 + 215) & 255 = 174, even → B.
 	if got := seq(t, s, list, nameOf, 1, ci); got != "B" {
 		t.Fatalf("sh-fallback picked %q, want B", got)
 	}
