@@ -202,6 +202,9 @@ type reader struct {
 	// verify, when set, checks that every body byte is '0'.
 	verify bool
 	bad    bool // a body byte was not '0'
+	// sink and rc, when set, let large bodies bypass buf (see spliceMin).
+	sink *sink
+	rc   syscall.RawConn
 }
 
 // fill reads more data into the buffer; it returns io.EOF at end of stream.
@@ -283,6 +286,17 @@ func (rd *reader) readBody(resp response) (int64, error) {
 	case resp.length >= 0:
 		var got int64
 		for got < resp.length {
+			if rd.r == rd.w && rd.sink != nil && rd.rc != nil && resp.length-got >= spliceMin {
+				n, err := rd.sink.discard(rd.rc, resp.length-got)
+				got += n
+				if err != nil {
+					if errors.Is(err, io.EOF) {
+						return got, &respError{kind: ErrShortBody, msg: fmt.Sprintf("connection closed after %d of %d body bytes", got, resp.length)}
+					}
+					return got, err
+				}
+				continue
+			}
 			if rd.r == rd.w {
 				if err := rd.fill(); err != nil {
 					if errors.Is(err, io.EOF) {

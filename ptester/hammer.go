@@ -191,7 +191,14 @@ func (w *worker) run(ctx context.Context, start, deadline time.Time, stop *atomi
 		if c != nil {
 			c.Close()
 		}
+		if w.rd.sink != nil {
+			w.rd.sink.Close()
+		}
 	}()
+	if !o.Verify && !o.NoSplice {
+		// Without a sink the client copies bodies; it only costs CPU.
+		w.rd.sink, _ = newSink()
+	}
 	if o.Rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(o.Clients) / o.Rate)
 		// Stagger the clients over one interval so the total rate is even.
@@ -240,6 +247,10 @@ func (w *worker) run(ctx context.Context, start, deadline time.Time, stop *atomi
 				continue
 			}
 			w.rd.conn, w.rd.r, w.rd.w, used, opened = c, 0, 0, 0, true
+			w.rd.rc = nil
+			if sc, ok := c.(syscall.Conn); ok && w.rd.sink != nil {
+				w.rd.rc, _ = sc.SyscallConn()
+			}
 			w.conns++
 			deadl = time.Time{}
 		}

@@ -401,3 +401,34 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+func TestHammerLargeBodiesSpliceAndCopy(t *testing.T) {
+	s := startServer(t, ServerOptions{MaxKeepAliveRequests: -1})
+	for _, noSplice := range []bool{false, true} {
+		rep, err := Run(context.Background(), Options{Target: s.Addr(), Path: FilePath(20), KeepAlive: 4, Clients: 2,
+			Duration: 300 * time.Millisecond, NoSplice: noSplice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Errs() != 0 || rep.Requests == 0 || rep.BodyBytes != int64(rep.Requests)<<20 {
+			t.Errorf("no-splice %v: %d requests, %d body bytes, errors %v (%s)", noSplice, rep.Requests, rep.BodyBytes, rep.Errors, rep.LastError)
+		}
+	}
+}
+
+func TestHammerShortLargeBodyIsAnError(t *testing.T) {
+	addr := rawServer(t, func(c net.Conn) {
+		if readRequest(c) {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n"+strings.Repeat("0", 300<<10))
+		}
+	})
+	for _, noSplice := range []bool{false, true} {
+		rep, err := Run(context.Background(), Options{Target: addr, Path: "/x", KeepAlive: 2, Clients: 2, Duration: 200 * time.Millisecond, NoPrefetch: true, NoSplice: noSplice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Requests != 0 || rep.Errors["short_body"] == 0 || rep.Errs() != rep.Errors["short_body"] {
+			t.Errorf("no-splice %v: server closing after 300 KiB of 1 MiB: %d successes, errors %v (%s)", noSplice, rep.Requests, rep.Errors, rep.LastError)
+		}
+	}
+}

@@ -43,6 +43,10 @@ type Options struct {
 	Linger0 bool `json:"linger0"`
 	// Verify checks that every body byte is '0' (the file server's content).
 	Verify bool `json:"verify"`
+	// NoSplice makes clients copy every body into their buffer, as wrk and
+	// hey do; by default bodies of 64 KiB and more are discarded in the
+	// kernel with splice(2), counted exactly but not copied. Verify implies it.
+	NoSplice bool `json:"no_splice"`
 	// BufferSize is each client's read buffer; default 256 KiB.
 	BufferSize int `json:"buffer_size"`
 

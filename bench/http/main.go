@@ -37,9 +37,9 @@ type config struct {
 	cpuprofile string
 	only       string
 	dur        time.Duration
-	rounds int
-	conns  int
-	tools  []string
+	rounds     int
+	conns      int
+	tools      []string
 }
 
 func main() {
@@ -48,7 +48,7 @@ func main() {
 	flag.DurationVar(&c.dur, "d", 5*time.Second, "duration of each measurement")
 	flag.IntVar(&c.rounds, "rounds", 3, "interleaved rounds (medians are over these)")
 	flag.IntVar(&c.conns, "c", 32, "connections (every tool)")
-	flag.StringVar(&tools, "tools", "ptester,wrk,hey", "tools to compare")
+	flag.StringVar(&tools, "tools", "ptester,ptester-copy,wrk,hey", "tools to compare")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the ptester runs to this file")
 	flag.StringVar(&c.only, "only", "", "run only the cases whose name contains this (e.g. \"file.0 persistent\")")
 	flag.Parse()
@@ -84,13 +84,13 @@ func (k caseKey) String() string {
 func run(ctx context.Context, c config) error {
 	for _, t := range c.tools {
 		switch t {
-		case "ptester":
+		case "ptester", "ptester-copy":
 		case "wrk", "hey":
 			if _, err := exec.LookPath(t); err != nil {
 				return fmt.Errorf("%s not installed: apt-get install -y %s", t, t)
 			}
 		default:
-			return fmt.Errorf("tool %q: want ptester, wrk or hey", t)
+			return fmt.Errorf("tool %q: want ptester, ptester-copy, wrk or hey", t)
 		}
 	}
 	ng, err := startNginx(ctx)
@@ -237,8 +237,10 @@ var (
 func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sample, error) {
 	url := "http://" + addr + "/" + k.file
 	switch tool {
-	case "ptester":
-		o := ptester.Options{Target: addr, Path: "/" + k.file, Duration: c.dur, Clients: c.conns, KeepAlive: 1}
+	case "ptester", "ptester-copy":
+		// ptester-copy copies bodies into user space as wrk and hey do;
+		// ptester splices bodies of 64 KiB and more to /dev/null.
+		o := ptester.Options{Target: addr, Path: "/" + k.file, Duration: c.dur, Clients: c.conns, KeepAlive: 1, NoSplice: tool == "ptester-copy"}
 		if k.persistent {
 			o.KeepAlive = 1 << 30
 		}
