@@ -149,7 +149,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if want["lvsperf-director"] {
 		l, err := startLvsperfDirector(ctx, o.lvsperfBin, backends)
 		if err != nil {
-			return err
+			return fmt.Errorf("path lvsperf-director (leave it out with -paths): %w", err)
 		}
 		defer l.stop()
 		paths = append(paths, path{"lvsperf-director", l.fronts[0], l.fronts[1], l.pid()})
