@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -40,6 +41,9 @@ func BenchmarkNewConnections(b *testing.B) {
 	b.ReportAllocs()
 	b.SetParallelism(8)
 	var mu sync.Mutex
+	var ru0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		x := []byte{'x'}
 		for pb.Next() {
@@ -55,4 +59,8 @@ func BenchmarkNewConnections(b *testing.B) {
 			c.Close()
 		}
 	})
+	var ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+	b.ReportMetric(float64(cpu)/1e3/float64(b.N), "cpu-µs/conn")
 }

@@ -17,9 +17,10 @@ import (
 // testPicker is a round-robin picker over fixed realservers that records
 // what the engine reports, standing in for the director model.
 type testPicker struct {
-	dests []netip.AddrPort
-	next  atomic.Uint64
-	none  bool
+	dests   []netip.AddrPort
+	next    atomic.Uint64
+	none    bool
+	discard bool // keep no flows (benchmarks)
 
 	mu    sync.Mutex
 	flows []*testFlow
@@ -34,6 +35,9 @@ func (p *testPicker) Connect(proto dataplane.Protocol, vip, client netip.AddrPor
 	}
 	d := dests[(p.next.Add(1)-1)%uint64(len(dests))]
 	f := &testFlow{dest: d, proto: proto, vip: vip, client: client}
+	if p.discard {
+		return f, nil
+	}
 	p.mu.Lock()
 	p.flows = append(p.flows, f)
 	p.mu.Unlock()
