@@ -435,3 +435,27 @@ func TestUDPIdleTimeoutAndBound(t *testing.T) {
 		t.Errorf("client 3 after the idle flows expired: %v", err)
 	}
 }
+
+// A realserver that is the virtual service itself is refused, not dialled
+// in a loop.
+func TestTCPRealserverIsVIP(t *testing.T) {
+	pk := &testPicker{}
+	px, vip := startProxy(t, pk, dataplane.TCP, Options{})
+	pk.setDests(vip)
+	c, err := net.Dial("tcp", vip.String())
+	if err == nil {
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+	}
+	if !isResetOrEOF(err) {
+		t.Fatalf("read when the realserver is the VIP: want EOF or reset, got %v", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(pk.all()); n != 1 {
+		t.Errorf("flows: want 1 (no self-dial loop), got %d", n)
+	}
+	if s := px.Stats(); s.DialFailed != 1 {
+		t.Errorf("stats DialFailed: want 1, got %d", s.DialFailed)
+	}
+}

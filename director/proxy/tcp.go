@@ -81,7 +81,14 @@ func (p *Proxy) serveTCP(client *net.TCPConn, vip netip.AddrPort) {
 		return
 	}
 	d := net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: -1}
-	bc, err := d.DialContext(p.ctx, "tcp", flow.Dest().String())
+	var bc net.Conn
+	if dest := flow.Dest(); dest == vip || (vip.Addr().IsUnspecified() && dest.Port() == vip.Port() && dest.Addr().IsLoopback()) {
+		// A realserver that is the virtual service itself would make the
+		// proxy dial itself without end.
+		err = fmt.Errorf("realserver %s is the virtual service %s itself", dest, vip)
+	} else {
+		bc, err = d.DialContext(p.ctx, "tcp", dest.String())
+	}
 	if err != nil {
 		p.stats.dialFailed.Add(1)
 		flow.Event(dataplane.DialFailed)
