@@ -14,6 +14,9 @@ import (
 	"github.com/lvsperf/lvsperf/timing"
 )
 
+// DefaultStopTime ends a sweep after a size whose transfer took this long.
+const DefaultStopTime = 30 * time.Second
+
 // SweepOptions say what `lvsperf probe lpd` measures. The zero value sweeps
 // jobs of 2^0 … 2^20 bytes to the "null" queue of an embedded server that
 // discards them (lp=/dev/null), reached directly, keeping nothing on disk.
@@ -101,6 +104,12 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	}
 	topts := o.Timing
 	topts.Sizes = sizes
+	if topts.StopTime == 0 {
+		// The core stops after a 1 s transfer by default; a real lpd
+		// copy can cost that much at any size (the seed's rsh latency was
+		// 1.1 s), so only the budget ends these sweeps early.
+		topts.StopTime = DefaultStopTime
+	}
 	return runner.Run(ctx, runner.Config{
 		Probe: "lpd",
 		Options: map[string]string{

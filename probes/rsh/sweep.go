@@ -26,6 +26,9 @@ const (
 	SinkNameDisk Sink = "disk"
 )
 
+// DefaultStopTime ends a sweep after a size whose transfer took this long.
+const DefaultStopTime = 30 * time.Second
+
 // SweepOptions say what `lvsperf probe rsh` measures. The zero value sweeps
 // file.0 … file.20 into /dev/null of an embedded server reached directly,
 // keeping nothing on disk.
@@ -135,6 +138,12 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	}
 	topts := o.Timing
 	topts.Sizes = sizes
+	if topts.StopTime == 0 {
+		// The core stops after a 1 s transfer by default; a real rsh
+		// copy can cost that much at any size (the seed's rsh latency was
+		// 1.1 s), so only the budget ends these sweeps early.
+		topts.StopTime = DefaultStopTime
+	}
 	return runner.Run(ctx, runner.Config{
 		Probe: "rsh",
 		Options: map[string]string{
