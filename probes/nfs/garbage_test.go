@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -183,4 +184,32 @@ func TestDotDotIsRefused(t *testing.T) {
 		t.Fatal("client wrote to ../x")
 	}
 	stillServes(t, s)
+}
+
+func TestSilentServerHonoursContext(t *testing.T) {
+	// A server that accepts and never answers: Dial must give up with ctx.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	_, err = Dial(ctx, ClientOptions{Addr: ln.Addr().String()})
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial to a silent server: %v, want the context's deadline", err)
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Fatalf("dial to a silent server took %v with a 300ms context", d)
+	}
 }
