@@ -101,6 +101,12 @@ type Stats struct {
 }
 
 // Server is an rshd that runs only copy sinks.
+//
+// rsh carries no length: the end of a copy is the client's half-close. A
+// reset connection, a read timeout, or a client whose stderr channel closed
+// before its data ended aborts the copy and removes its temporary file. A
+// client that asked for no stderr channel ("0") and dies with a plain FIN is
+// indistinguishable from a clean end, as it is for cat under BSD rshd.
 type Server struct {
 	opts   Options
 	ln     net.Listener
