@@ -45,7 +45,7 @@ func newExperimentCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&o.OutDir, "out", "", "directory for results, plots and findings (default results/experiments)")
-	c.Flags().DurationVar(&o.Budget, "budget", experiment.DefaultBudget, "measuring time of one experiment (all: of the whole run, default 12m when left at 1m30s)")
+	c.Flags().DurationVar(&o.Budget, "budget", experiment.DefaultBudget, "measuring time of one experiment (all: of the whole run, default 11m when left at 1m30s)")
 	c.Flags().StringVar(&maxSize, "max-size", "", "largest netpipe message (default 1MiB)")
 	return c
 }

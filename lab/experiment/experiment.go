@@ -28,7 +28,7 @@ type Options struct {
 	// (<name>.txt). Default "results/experiments".
 	OutDir string
 	// Budget bounds one experiment's measuring time (default 90s); `all`
-	// splits its budget (default 12 minutes) among the experiments it can run.
+	// splits its budget (default 11 minutes) among the experiments it can run.
 	Budget time.Duration
 	// MaxSize is the largest netpipe message (default 1 MiB).
 	MaxSize timing.Bytes
@@ -45,7 +45,7 @@ type Options struct {
 // Default budgets.
 const (
 	DefaultBudget    = 90 * time.Second
-	DefaultAllBudget = 12 * time.Minute
+	DefaultAllBudget = 11 * time.Minute
 )
 
 func (o Options) normalize() Options {
@@ -203,9 +203,9 @@ func runAll(ctx context.Context, o Options) ([]*Report, error) {
 		rows = append(rows, r.Latency...)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-10s %-22s %12s %14s %12s\n", "experiment", "series", "latency", "max rate", "lat×rate")
+	fmt.Fprintf(&b, "%-13s %-28s %12s %14s %12s\n", "experiment", "series", "latency", "max rate", "lat×rate")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "%-10s %-22s %12v %14v %12v\n", r.Experiment, r.Series, r.Latency.Round(10*time.Nanosecond), r.MaxRate, r.LatencyBytes)
+		fmt.Fprintf(&b, "%-13s %-28s %12v %14v %12v\n", r.Experiment, r.Series, r.Latency.Round(10*time.Nanosecond), r.MaxRate, r.LatencyBytes)
 	}
 	if len(skipped) > 0 {
 		fmt.Fprintf(&b, "not implemented yet, skipped: %s\n", strings.Join(skipped, ", "))
