@@ -226,7 +226,7 @@ func SweepStale(ctx context.Context, keep bool) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
-// command prepares cmd to run in ns: it is started from a thread inside
+// startIn starts cmd in ns: it is started from a thread inside
 // the namespace, so the child inherits it.
 func startIn(ns netns.NsHandle, cmd *exec.Cmd) error {
 	return inNS(ns, cmd.Start)
