@@ -26,11 +26,11 @@ type Suite struct {
 	// End is the largest message (default 64 KiB: past the director's
 	// knee on loopback, short enough for many rounds).
 	End timing.Bytes
-	// TrialTime is the target one-way time of one trial (default 10ms).
+	// TrialTime is the target one-way time of one trial (default 6ms).
 	// Each round measures one trial per size; the rounds give the trials.
 	TrialTime time.Duration
 	// Rounds is how many short direct+director runs are made and merged,
-	// trial by trial (default 8). Many short rounds, alternating which leg
+	// trial by trial (default 12). Many short rounds, alternating which leg
 	// goes first, spread each leg's trials over the whole measurement: a
 	// burst of load from another process then spoils some trials of both
 	// legs, and the best trial of each size comes from a quiet moment.
@@ -47,10 +47,10 @@ func (s Suite) normalize() (Suite, error) {
 		s.End = 64 * timing.KiB
 	}
 	if s.TrialTime == 0 {
-		s.TrialTime = 10 * time.Millisecond
+		s.TrialTime = 6 * time.Millisecond
 	}
 	if s.Rounds == 0 {
-		s.Rounds = 8
+		s.Rounds = 12
 	}
 	if s.Slow < 0 || s.Slow >= 0.9 {
 		return s, fmt.Errorf("slowdown %v: want 0 (off) to 0.9", s.Slow)
