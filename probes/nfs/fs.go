@@ -10,8 +10,8 @@ import (
 )
 
 // ErrPathEscape is returned for a name that tries to leave the export with
-// a ".." element.
-var ErrPathEscape = os.ErrPermission
+// a ".." element. It wraps os.ErrPermission.
+var ErrPathEscape = fmt.Errorf("name leaves the export: %w", os.ErrPermission)
 
 // exportFS is the filesystem go-nfs serves: a billy filesystem rooted at the
 // export directory that refuses names with a ".." element and accepts, but
