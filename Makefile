@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/lvsperf
 DEMO_OUT ?= demo-out
 
-.PHONY: build test vet fmt-check bench bench-netpipe demo clean
+.PHONY: build test vet fmt-check bench bench-netpipe bench-director bench-http demo clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/lvsperf
@@ -21,17 +21,27 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 # Side-by-side benchmarks against the real peers (NPtcp, HAProxy, nginx+wrk+hey).
-bench: bench-netpipe
+bench: bench-netpipe bench-director bench-http
 
 bench-netpipe:
 	$(GO) run ./bench/netpipe -rounds 3
 
+bench-director: build
+	$(GO) run ./bench/director -lvsperf $(BIN)
+
+bench-http:
+	$(GO) run ./bench/http
+
 # The main job on the embedded default: both ends in one process on loopback,
-# direct and through the embedded director; results, plots and tables in $(DEMO_OUT).
+# direct and through the embedded director; results, plots and tables in
+# $(DEMO_OUT): netpipe, stream, the HTTP sweep, and the seed's latency table.
 demo: build
 	mkdir -p $(DEMO_OUT)
-	$(BIN) netpipe --via direct,director -u 8M --budget 40s --out $(DEMO_OUT) --name netpipe
-	$(BIN) stream -u 8M --budget 20s --out $(DEMO_OUT) --name stream
+	$(BIN) netpipe --via direct,director -u 8M -p 0 --budget 30s --out $(DEMO_OUT) --name netpipe -q
+	$(BIN) stream -u 8M -p 0 --budget 10s --out $(DEMO_OUT) --name stream -q
+	$(BIN) ptester --sweep --via direct -c 2 -t 0.2 --out $(DEMO_OUT)
+	$(BIN) ptester --sweep --via director --realservers 2 -c 2 -t 0.2 --out $(DEMO_OUT)
+	$(BIN) latency-table --budget 3s --out $(DEMO_OUT) -q | tee $(DEMO_OUT)/latency-table.txt
 	@echo "demo: results, plots and tables are in $(DEMO_OUT)/"
 
 clean:

@@ -61,7 +61,9 @@ type Options struct {
 	Realservers int
 	// Budget is the wall time of one service on one path. Default 6s.
 	Budget time.Duration
-	// MaxExp bounds the bulk and http sweeps at file.MaxExp. Default 20.
+	// MaxExp bounds the bulk and http sweeps at file.MaxExp. Default 24
+	// (16 MiB): far enough past the pole of the slow services to show
+	// their rate.
 	MaxExp int
 	// OutDir keeps every service's run file; "" keeps none.
 	OutDir string
@@ -106,7 +108,7 @@ func Run(ctx context.Context, o Options) (*Table, error) {
 		o.Budget = 6 * time.Second
 	}
 	if o.MaxExp == 0 {
-		o.MaxExp = 20
+		o.MaxExp = 24
 	}
 	t := &Table{}
 	for _, svc := range o.Services {

@@ -51,7 +51,7 @@ func newLatencyTableCmd() *cobra.Command {
 	f.StringVar(&o.Scheduler, "scheduler", "rr", "director scheduler")
 	f.IntVar(&o.Realservers, "realservers", 1, "realservers behind the director")
 	f.DurationVar(&o.Budget, "budget", 0, "wall time of one service on one path (default 6s)")
-	f.IntVar(&o.MaxExp, "max-exp", 0, "largest file of the http and bulk sweeps, 2^N bytes (default 20)")
+	f.IntVar(&o.MaxExp, "max-exp", 0, "largest file of the http and bulk sweeps, 2^N bytes (default 24)")
 	f.StringVar(&o.OutDir, "out", "out", "directory for every service's run file")
 	f.BoolVar(&asJSON, "json", false, "print the rows as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
