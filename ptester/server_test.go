@@ -267,3 +267,28 @@ func FuzzParseFilePath(f *testing.F) {
 		}
 	})
 }
+
+func TestServerAb(t *testing.T) {
+	ab := needTool(t, "ab", "apache2-utils")
+	// Unlimited keep-alive: with a limit, the last response of each
+	// connection says close and ab does not count it as kept alive.
+	s := startServer(t, ServerOptions{MaxKeepAliveRequests: -1})
+	for _, keep := range []bool{false, true} {
+		args := []string{"-n", "200", "-c", "4", "-s", "10"}
+		if keep {
+			args = append(args, "-k")
+		}
+		out, err := exec.Command(ab, append(args, "http://"+s.Addr()+FilePath(12))...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ab %v: %v\n%s", args, err, out)
+		}
+		for _, want := range []string{"Complete requests:      200", "Failed requests:        0", "Document Length:        4096 bytes"} {
+			if !bytes.Contains(out, []byte(want)) {
+				t.Errorf("ab %v: output lacks %q:\n%s", args, want, out)
+			}
+		}
+		if keep && !bytes.Contains(out, []byte("Keep-Alive requests:    200")) {
+			t.Errorf("ab -k: not every request was kept alive:\n%s", out)
+		}
+	}
+}

@@ -369,3 +369,32 @@ func HitsPerSec(s results.Series) []float64 {
 	}
 	return out
 }
+
+// RunPath starts file servers on 127.0.0.1 behind path (direct, or the
+// director in front of several), hammers them with o (whose Target must be
+// empty), and stops them. The report's Notes name the path.
+func RunPath(ctx context.Context, o Options, path paths.Spec, server ServerOptions) (*Report, error) {
+	if o.Target != "" {
+		return nil, fmt.Errorf("host %q given: RunPath starts its own servers, use Run for a running server", o.Target)
+	}
+	p, err := paths.Start(ctx, path, func(ctx context.Context) (string, func() error, error) {
+		s, err := NewFileServer(ctx, server)
+		if err != nil {
+			return "", nil, err
+		}
+		return s.Addr(), s.Close, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	o.Target = p.Target
+	rep, err := Run(ctx, o)
+	cerr := p.Close()
+	if rep != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("path %s to %d file server(s) started on 127.0.0.1", p.Name, max(path.Realservers, 1)))
+	}
+	if err == nil && cerr != nil {
+		err = fmt.Errorf("stop servers: %w", cerr)
+	}
+	return rep, err
+}

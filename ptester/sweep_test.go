@@ -139,3 +139,22 @@ func TestDirectorPath(t *testing.T) {
 		t.Errorf("director sweep: path %q, %d points, info %v", run.Path, len(run.Series[0].Points), run.Series[0].Info)
 	}
 }
+
+func TestRunPath(t *testing.T) {
+	for _, spec := range []paths.Spec{{Via: paths.Direct}, {Via: paths.Director, Realservers: 2, Scheduler: "wrr"}} {
+		rep, err := RunPath(context.Background(), Options{Path: FilePath(3), KeepAlive: 3, Clients: 2, Duration: 150 * time.Millisecond}, spec, ServerOptions{})
+		if err != nil && strings.Contains(err.Error(), "not implemented yet") {
+			t.Logf("%s: skipped: %v", spec.Via, err)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", spec.Via, err)
+		}
+		if rep.Requests == 0 || rep.Errs() != 0 || rep.BodyBytes != int64(rep.Requests)*8 {
+			t.Errorf("%s: %d requests, %d bytes, errors %v (%s)", spec.Via, rep.Requests, rep.BodyBytes, rep.Errors, rep.LastError)
+		}
+	}
+	if _, err := RunPath(context.Background(), Options{Target: "127.0.0.1:1"}, paths.Spec{}, ServerOptions{}); err == nil {
+		t.Error("RunPath with a host: no error")
+	}
+}

@@ -48,8 +48,9 @@ With --rate R it runs an open loop at R requests/s in total and measures each
 request from its intended send time, so a stalled server shows in the high
 percentiles (coordinated omission); the uncorrected figures are printed too.
 
-Without -h it starts its own file server(s) on 127.0.0.1 (lvsperf serve http),
-reached --via direct or --via director (--scheduler, --realservers).
+Without -h it starts its own file server(s) on 127.0.0.1 (lvsperf serve http,
+PATH defaulting to /file/file.0), reached --via direct or --via director
+(--scheduler, --realservers), and stops them after.
 
 Sweep mode (--sweep): runs /file/file.FROM … /file/file.TO (default 0 … 20,
 i.e. 1 B … 1 MiB; --to 26 for the seed's full 64 MiB) persistent (-k K,
@@ -80,18 +81,28 @@ Examples:
 			if f.sweep {
 				return runPtesterSweep(cmd, f, spec)
 			}
-			if f.o.Target == "" {
-				return fmt.Errorf("no host: want -h host[:port] (or --sweep, which starts its own servers)")
+			chk := f.o
+			if chk.Target == "" {
+				chk.Target = "127.0.0.1:80" // servers are started below
 			}
-			if spec.Via == paths.Director {
-				return fmt.Errorf("--via director is for --sweep, which starts file servers behind the director; point -h at a running director instead")
-			}
-			if err := f.o.Check(); err != nil {
+			if err := chk.Check(); err != nil {
 				return err
+			}
+			if f.o.Target != "" && spec.Via == paths.Director {
+				return fmt.Errorf("--via director starts file servers behind the director: omit -h, or point -h at a running director")
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			rep, err := ptester.Run(ctx, f.o)
+			var rep *ptester.Report
+			var err error
+			if f.o.Target == "" {
+				if f.o.Path == "" {
+					f.o.Path = ptester.FilePath(0)
+				}
+				rep, err = ptester.RunPath(ctx, f.o, spec, ptester.ServerOptions{Dir: f.dir, MaxKeepAliveRequests: -1})
+			} else {
+				rep, err = ptester.Run(ctx, f.o)
+			}
 			if rep != nil {
 				if f.jsonOut {
 					enc := json.NewEncoder(cmd.OutOrStdout())
@@ -129,7 +140,7 @@ Examples:
 	fl.IntVar(&f.to, "to", ptester.DefaultSweepTo, "sweep: last file exponent (at most 26 = 64 MiB)")
 	fl.IntVar(&f.trials, "trials", ptester.DefaultSweepTrials, "sweep: runs per size (their mean times are the point's trials)")
 	fl.StringVar(&f.out, "out", ".", "sweep: directory for the run file and plots")
-	fl.StringVar(&f.dir, "dir", "", "sweep: the started servers serve files from this directory instead of memory")
+	fl.StringVar(&f.dir, "dir", "", "without -h: the started servers serve /file/NAME from this directory instead of memory")
 	fl.StringVar(&f.via, "via", "direct", "path: direct or director")
 	fl.StringVar(&f.scheduler, "scheduler", "rr", "director scheduler (with --via director)")
 	fl.IntVar(&f.realservers, "realservers", 1, "file servers behind the director (with --via director)")
