@@ -300,25 +300,21 @@ func latencyTable(inputs []Input) *Table {
 func comparisons(prefix string, inputs []Input) ([]Comparison, error) {
 	type entry struct {
 		name   string
+		run    int
 		series results.Series
 	}
 	var order []string
 	groups := map[string][]entry{}
-	multi := len(inputs) > 1
-	for _, in := range inputs {
+	for k, in := range inputs {
 		p := in.Run.Probe
 		if _, ok := groups[p]; !ok {
 			order = append(order, p)
 		}
 		for i, s := range in.Run.Series {
-			name := plot.Label(s, i)
-			if multi {
-				name = in.Name + ": " + name
-			}
 			if s.Path == "" {
 				s.Path = in.Run.Path
 			}
-			groups[p] = append(groups[p], entry{name, s})
+			groups[p] = append(groups[p], entry{plot.Label(s, i), k, s})
 		}
 	}
 	var out []Comparison
@@ -326,6 +322,15 @@ func comparisons(prefix string, inputs []Input) ([]Comparison, error) {
 		g := groups[probe]
 		if len(g) < 2 {
 			continue
+		}
+		// Series of several runs are told apart by their run's name.
+		for i := range g {
+			if g[i].run != g[0].run {
+				for j := range g {
+					g[j].name = inputs[g[j].run].Name + ": " + g[j].name
+				}
+				break
+			}
 		}
 		ref := 0
 		for i, e := range g {

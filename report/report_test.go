@@ -126,3 +126,16 @@ func TestNoRuns(t *testing.T) {
 		t.Error("an empty report was built")
 	}
 }
+
+func TestOneRunComparisonKeepsPlainLabels(t *testing.T) {
+	rep, err := report.Build("", "r", fixture()[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Comparisons) != 1 || rep.Comparisons[0].Series[0] != "netpipe direct" || rep.Comparisons[0].Series[1] != "netpipe director(rr)" {
+		t.Errorf("comparison inside one run: %+v, want its own labels", rep.Comparisons)
+	}
+	if rep.Latency != nil {
+		t.Error("a latency table across probes for a single probe")
+	}
+}
