@@ -167,14 +167,25 @@ func warnings(base, next *results.Run, ratio bool) []string {
 		w = append(w, fmt.Sprintf("the runs come from different machines (%s on %s, %s on %s): absolute figures differ by machine; use --ratio for a comparison that holds across machines",
 			orNone(base.Env.Host), orNone(base.Env.CPU), orNone(next.Env.Host), orNone(next.Env.CPU)))
 	}
-	keys := make([]string, 0, len(base.Options))
-	for k := range base.Options {
-		keys = append(keys, k)
+	seen := map[string]bool{}
+	var keys []string
+	for _, m := range []map[string]string{base.Options, next.Options} {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if nv, ok := next.Options[k]; ok && nv != base.Options[k] {
-			w = append(w, fmt.Sprintf("option %s differs: BASE %q, NEW %q", k, base.Options[k], nv))
+		bv, bok := base.Options[k]
+		nv, nok := next.Options[k]
+		switch {
+		case bok && nok && bv != nv:
+			w = append(w, fmt.Sprintf("option %s differs: BASE %q, NEW %q", k, bv, nv))
+		case bok != nok:
+			w = append(w, fmt.Sprintf("option %s is set in one run only: BASE %q, NEW %q", k, bv, nv))
 		}
 	}
 	return w
