@@ -45,10 +45,10 @@ func TestSweepDirect(t *testing.T) {
 		t.Errorf("modes: %v / %v", run.Series[0].Info["keepalive"], run.Series[1].Info["keepalive"])
 	}
 	dir := t.TempDir()
-	if err := results.Save(filepath.Join(dir, "r.lvsperf"), run); err != nil {
+	if err := results.Save(filepath.Join(dir, "r.msgpack"), run); err != nil {
 		t.Fatal(err)
 	}
-	back, err := results.Load(filepath.Join(dir, "r.lvsperf"))
+	back, err := results.Load(filepath.Join(dir, "r.msgpack"))
 	if err != nil || len(back.Series) != 2 || back.Series[1].Info[InfoKey(InfoHitsPerSec, 16)] != run.Series[1].Info[InfoKey(InfoHitsPerSec, 16)] {
 		t.Fatalf("round trip through results.Save/Load: %v", err)
 	}

@@ -55,7 +55,7 @@ PATH defaulting to /file/file.0), reached --via direct or --via director
 Sweep mode (--sweep): runs /file/file.FROM … /file/file.TO (default 0 … 20,
 i.e. 1 B … 1 MiB; --to 26 for the seed's full 64 MiB) persistent (-k K,
 default 100) and non-persistent (-k 1), -t per size (default 0.5 s, split in
---trials runs), and writes a results run (ptester-<via>.lvsperf) and plots
+--trials runs), and writes a results run (ptester-<via>.msgpack) and plots
 (throughput, hits/sec, min and max transfer time vs size, both modes on one
 figure, with the latency/max_rate fit) into --out.
 
@@ -176,7 +176,7 @@ func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error 
 		return fmt.Errorf("--out: %w", merr)
 	}
 	base := filepath.Join(f.out, "ptester-"+sanitize(run.Path))
-	if serr := results.Save(base+".lvsperf", run); serr != nil {
+	if serr := results.Save(base+results.Extension, run); serr != nil {
 		return fmt.Errorf("save run: %w (sweep error: %v)", serr, err)
 	}
 	files, perr := ptester.WritePlots(f.out, "ptester-"+sanitize(run.Path), run)
