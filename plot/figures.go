@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	gplot "gonum.org/v1/plot"
@@ -95,7 +96,7 @@ func Draw(f Figure, series []results.Series) (*gplot.Plot, error) {
 	switch f {
 	case Signature:
 		p.Title.Text = "Signature: throughput against transfer time"
-		p.X.Label.Text = "transfer time (one way)"
+		p.X.Label.Text = timeLabel(series)
 		p.Y.Label.Text = "throughput, " + unit
 		p.X.Tick.Marker = logTicks{label: durationLabel}
 		p.Y.Tick.Marker = logTicks{label: numberLabel}
@@ -115,7 +116,7 @@ func Draw(f Figure, series []results.Series) (*gplot.Plot, error) {
 	case Time:
 		p.Title.Text = "Transfer time against message size"
 		p.X.Label.Text = "message size"
-		p.Y.Label.Text = "transfer time (one way)"
+		p.Y.Label.Text = timeLabel(series)
 		p.X.Tick.Marker = logTicks{label: bytesLabel, base2: true}
 		p.Y.Tick.Marker = logTicks{label: durationLabel}
 		fx = func(q point) float64 { return math.Log10(q.bytes) }
@@ -360,3 +361,15 @@ func numberLabel(v float64) string {
 
 // bytesLabel formats a size: 1B, 4KiB, 2MiB.
 func bytesLabel(v float64) string { return timing.Bytes(math.Round(v)).String() }
+
+// timeLabel names the time axis: a ping-pong's time is one way (half the
+// round trip); every other probe's is one whole transfer as it defines it
+// (a request and its response, one copy, one message of a stream).
+func timeLabel(series []results.Series) string {
+	for _, s := range series {
+		if !strings.HasPrefix(s.Label, "netpipe") {
+			return "transfer time"
+		}
+	}
+	return "transfer time (one way)"
+}

@@ -299,3 +299,14 @@ func TestRateUnitAndFitRange(t *testing.T) {
 		}
 	}
 }
+
+func TestTimeLabelSaysOneWayOnlyForPingPong(t *testing.T) {
+	np := results.Series{Series: timing.Series{Label: "netpipe direct"}}
+	http := results.Series{Series: timing.Series{Label: "http persistent"}}
+	if got := timeLabel([]results.Series{np}); got != "transfer time (one way)" {
+		t.Errorf("netpipe: %q", got)
+	}
+	if got := timeLabel([]results.Series{np, http}); got != "transfer time" {
+		t.Errorf("netpipe and http: %q", got)
+	}
+}
