@@ -38,6 +38,14 @@ type Options struct {
 	// Floor is the smallest relative change that counts (0.10 = 10%).
 	// Default DefaultFloor.
 	Floor float64
+	// GateFits lets the fitted latency and max_rate fail the run too. Off
+	// by default: a fit's confidence interval describes the scatter of
+	// the points around the model within one run, not how much the fitted
+	// figure moves from run to run, and on a shared machine the fitted
+	// latency ratio moved by more than its interval between clean runs
+	// (regress/README.md). The curve, whose noise is measured per size,
+	// gates either way.
+	GateFits bool
 	// Ratio, when set ("NUM/DEN", series labels or paths such as
 	// "director/direct"), compares NUM÷DEN measured inside BASE with the
 	// same ratio inside NEW, instead of comparing absolute figures.
@@ -248,13 +256,10 @@ func compareRatio(res *Result, base, next *results.Run, o Options) error {
 	res.Pairs = [][2]results.Series{{B(bn), N(nn)}, {B(bd), N(nd)}}
 	bl, bok := fitRatio(B(bn).Fit, B(bd).Fit)
 	nl, nok := fitRatio(N(nn).Fit, N(nd).Fit)
-	note := ""
-	if !bok || !nok {
-		note = "a fit the model does not describe (see the fits' problems); shown, not gated"
-	}
+	note := fitNote(bok && nok, o)
 	res.Metrics = append(res.Metrics,
-		scalar(label, "latency (fit)", "ratio", bl.lat, nl.lat, false, bok && nok, note, o),
-		scalar(label, "max_rate (fit)", "ratio", bl.rate, nl.rate, true, bok && nok, note, o))
+		scalar(label, "latency (fit)", "ratio", bl.lat, nl.lat, false, bok && nok && o.GateFits, note, o),
+		scalar(label, "max_rate (fit)", "ratio", bl.rate, nl.rate, true, bok && nok && o.GateFits, note, o))
 	return nil
 }
 
@@ -556,14 +561,21 @@ func fitRatio(num, den *timing.Fit) (fitted, bool) {
 func compareFits(label string, bf, nf *timing.Fit, o Options) []Metric {
 	b, bok := fitOf(bf)
 	n, nok := fitOf(nf)
-	note := ""
-	if !bok || !nok {
-		note = "a fit the model does not describe (see the fits' problems); shown, not gated"
-	}
+	note := fitNote(bok && nok, o)
 	return []Metric{
-		scalar(label, "latency (fit)", "µs", b.lat, n.lat, false, bok && nok, note, o),
-		scalar(label, "max_rate (fit)", "Mbit/s", b.rate, n.rate, true, bok && nok, note, o),
+		scalar(label, "latency (fit)", "µs", b.lat, n.lat, false, bok && nok && o.GateFits, note, o),
+		scalar(label, "max_rate (fit)", "Mbit/s", b.rate, n.rate, true, bok && nok && o.GateFits, note, o),
 	}
+}
+
+func fitNote(ok bool, o Options) string {
+	switch {
+	case !ok:
+		return "a fit the model does not describe (see the fits' problems); shown, not gated"
+	case !o.GateFits:
+		return "fit intervals leave out run-to-run variation; shown, not gated (--gate-fits)"
+	}
+	return ""
 }
 
 // scalar compares one fitted figure: the change ln(new/base) against

@@ -234,3 +234,25 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs from the golden file (go test -update rewrites it); got:\n%s", name, got)
 	}
 }
+
+func TestFitsGateOnlyWhenAsked(t *testing.T) {
+	base := comparetest.Run("netpipe", 1, direct(0.01), director(0.01, 0))
+	next := comparetest.Run("netpipe", 2, direct(0.01), director(0.01, 1.25))
+	for _, gate := range []bool{false, true} {
+		res, err := compare.Runs(base, next, compare.Options{GateFits: gate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range res.Metrics {
+			if m.Measure == "throughput" {
+				continue
+			}
+			if m.Gated != gate {
+				t.Errorf("GateFits %v: %s %s gated %v", gate, m.Series, m.Measure, m.Gated)
+			}
+			if m.Series == "netpipe director(rr)" && m.Measure == "latency (fit)" && m.Verdict != compare.Regressed {
+				t.Errorf("fitted latency 25%% higher on quiet runs: %+v, want REGRESSED shown", m)
+			}
+		}
+	}
+}

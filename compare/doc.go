@@ -29,9 +29,12 @@
 // The curve regressed when D < −max(floor, K·S).
 //
 // Fitted latency and max_rate are compared the same way against the noise
-// their 95% confidence intervals imply (half width / 1.96, relative). They
-// gate only when the model describes both runs (Fit.OK); otherwise they are
-// shown with "not gated", and an unbounded interval gives "unknown".
+// their 95% confidence intervals imply (half width / 1.96, relative), and
+// shown. They gate only with Options.GateFits and when the model describes
+// both runs (Fit.OK): an interval describes the points' scatter around the
+// model within one run, not how far the fitted figure moves between runs,
+// and on a shared machine gating on it raised false alarms between clean
+// runs. An unbounded interval gives "unknown".
 //
 // The floor (default 10%) is the smallest change the gate acts on however
 // quiet the runs were; K (default 3) is how many standard errors a change

@@ -36,8 +36,10 @@ change is the median over sizes, so one noisy size does not fail a run but a
 consistent shift does; it is a regression when it is worse than
 max(--floor, --k standard deviations), the deviation estimated from both the
 scatter of the per-size changes and the trials' spread. Fitted figures are
-compared against their 95% confidence intervals, and gate only when the model
-describes both runs.
+compared against their 95% confidence intervals and shown; with --gate-fits
+they gate too when the model describes both runs (off by default: a fit's
+interval leaves out run-to-run variation, and gating on it raised false
+alarms between clean runs).
 
 --ratio NUM/DEN (e.g. director/direct) compares the ratio of two series
 measured inside each run instead of absolute figures: it holds across
@@ -55,6 +57,7 @@ that is truncated, from a newer lvsperf, or not lvsperf's).`,
 	f.StringVar(&o.opts.Ratio, "ratio", "", "compare the ratio NUM/DEN of two series inside each run (labels or paths, e.g. director/direct)")
 	f.Float64Var(&o.opts.K, "k", compare.DefaultK, "standard deviations of measured noise a change must pass")
 	f.Float64Var(&o.opts.Floor, "floor", compare.DefaultFloor, "smallest relative change that counts (0.1 = 10%)")
+	f.BoolVar(&o.opts.GateFits, "gate-fits", false, "let the fitted latency and max_rate fail the run too (their intervals leave out run-to-run variation)")
 	f.StringVar(&o.plot, "plot", "", "draw an overlay of both runs' throughput to this file (.png or .svg)")
 	f.BoolVar(&o.all, "all", false, "list every size, not only those beyond their own noise")
 	return c
