@@ -89,6 +89,8 @@ func runMTU(ctx context.Context, o Options) (*Report, error) {
 		pairs            []timing.Series
 		pair, self       timing.Series
 		pairTail, selfTl timing.BitsPerSecond
+		// pairOK and selfOK say whether the sweep reached 128 KiB.
+		pairOK, selfOK bool
 	}
 	rows := make([]row, len(mtus))
 	for r := 1; r <= rounds; r++ {
@@ -120,8 +122,8 @@ func runMTU(ctx context.Context, o Options) (*Report, error) {
 		if self.Fit != nil {
 			fmt.Fprintf(o.Progress, "mtu: self MTU %4d latency %v max rate %v lat×rate %v\n", m, self.Fit.Latency.Round(10*time.Nanosecond), self.Fit.MaxRate, self.Fit.LatencyBytes)
 		}
-		rows[i].pairTail, _ = tailRate(rows[i].pair)
-		rows[i].selfTl, _ = tailRate(self)
+		rows[i].pairTail, rows[i].pairOK = tailRate(rows[i].pair)
+		rows[i].selfTl, rows[i].selfOK = tailRate(self)
 		var lb []string
 		for _, p := range ps {
 			lb = append(lb, fmt.Sprint(int64(p.Fit.LatencyBytes)))
@@ -163,22 +165,37 @@ func runMTU(ctx context.Context, o Options) (*Report, error) {
 		if r.self.Fit != nil && r.self.Fit.PeakRate > 0 {
 			sp = float64(r.selfTl) / float64(r.self.Fit.PeakRate)
 		}
-		fmt.Fprintf(&b, "%5d %12v %12v %10v %9s %12.2f %12.2f\n", r.mtu, f.Latency.Round(10*time.Nanosecond), f.MaxRate, f.LatencyBytes,
-			ratio, float64(r.pairTail)/float64(f.PeakRate), sp)
+		tp := "-"
+		if r.pairOK {
+			tp = fmt.Sprintf("%.2f", float64(r.pairTail)/float64(f.PeakRate))
+		}
+		ts := "-"
+		if r.selfOK {
+			ts = fmt.Sprintf("%.2f", sp)
+		}
+		fmt.Fprintf(&b, "%5d %12v %12v %10v %9s %12s %12s\n", r.mtu, f.Latency.Round(10*time.Nanosecond), f.MaxRate, f.LatencyBytes,
+			ratio, tp, ts)
 	}
 	fmt.Fprintf(&b, "\nlatency-equivalent bytes at MTU 750 / at MTU 1500 = %.2f (the seed: ca. 0.5; pass band 0.4-0.6: %v); max rate ratio %.2f\n",
 		ratio750, ratio750 >= 0.4 && ratio750 <= 0.6, rate750)
-	var collapsed, selfCollapsed []string
+	var collapsed, selfCollapsed, unmeasured []string
 	for _, r := range rows {
-		if r.pair.Fit != nil && float64(r.pairTail) < collapseShare*float64(r.pair.Fit.PeakRate) {
+		if !r.pairOK {
+			unmeasured = append(unmeasured, fmt.Sprintf("pairwise %d", r.mtu))
+		} else if r.pair.Fit != nil && float64(r.pairTail) < collapseShare*float64(r.pair.Fit.PeakRate) {
 			collapsed = append(collapsed, fmt.Sprint(r.mtu))
 		}
-		if r.self.Fit != nil && float64(r.selfTl) < collapseShare*float64(r.self.Fit.PeakRate) {
+		if !r.selfOK {
+			unmeasured = append(unmeasured, fmt.Sprintf("self %d", r.mtu))
+		} else if r.self.Fit != nil && float64(r.selfTl) < collapseShare*float64(r.self.Fit.PeakRate) {
 			selfCollapsed = append(selfCollapsed, fmt.Sprint(r.mtu))
 		}
 	}
 	fmt.Fprintf(&b, "throughput collapse at large messages (tail < %.0f%% of peak): pairwise at MTU %v, to self at MTU %v\n",
 		100*collapseShare, orNone(collapsed), orNone(selfCollapsed))
+	if len(unmeasured) > 0 {
+		fmt.Fprintf(&b, "not judged (the budget ended the sweep before 128 KiB; give more --budget): %s\n", strings.Join(unmeasured, ", "))
+	}
 	b.WriteString("seed: \"the pole moved to the left by a factor of ca. 2 for each change of a factor of 2 in the mtu [...] at large\n" +
 		"packet sizes, throughput dropped sharply for small mtu: mtu=400 and mtu=200 [...] netpipe tests to self [...] behaved normally.\"\n")
 	run.Options["latbytes_ratio_750_1500"] = fmt.Sprintf("%.3f", ratio750)
