@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -123,34 +124,63 @@ func serveNetpipe(ctx context.Context, f *netpipeFlags) error {
 
 // runAndReport runs cfg, prints the table (or JSON), and draws the plots.
 func runAndReport(ctx context.Context, cfg runner.Config, asJSON, quiet, noPlots bool) error {
-	out := os.Stdout
-	if asJSON {
-		out = os.Stderr
-	}
 	if !quiet {
 		cfg.Progress = os.Stderr
 	}
 	res, runErr := runner.Run(ctx, cfg)
+	return showRun(res, runErr, showOptions{json: asJSON, tableWithJSON: true, noPlots: noPlots})
+}
+
+// showOptions say how showRun shows a run.
+type showOptions struct {
+	// json prints the run as JSON on stdout; the other lines go to stderr.
+	json bool
+	// tableWithJSON writes the table to stderr beside the JSON, as netpipe
+	// and stream do; the bulk probes print JSON instead of tables.
+	tableWithJSON bool
+	// noPlots draws no plots.
+	noPlots bool
+	// stdout and stderr default to os.Stdout and os.Stderr.
+	stdout, stderr io.Writer
+}
+
+// showRun prints a run as a table (or JSON), says where it was saved,
+// draws its plots beside it, and wraps runErr with where the sizes finished
+// before it are kept.
+func showRun(res runner.Result, runErr error, o showOptions) error {
+	stdout, stderr := o.stdout, o.stderr
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
 	if res.Run == nil || len(res.Run.Series) == 0 {
 		return runErr
 	}
-	if err := runner.WriteTable(out, res.Run); err != nil {
-		return err
+	out := stdout
+	if o.json {
+		out = stderr
+	}
+	if !o.json || o.tableWithJSON {
+		if err := runner.WriteTable(out, res.Run); err != nil {
+			return err
+		}
 	}
 	if res.File != "" {
 		fmt.Fprintf(out, "results: %s\n", res.File)
-		if !noPlots {
+		if !o.noPlots {
 			base := filepath.Base(res.File[:len(res.File)-len(results.Extension)])
 			files, err := drawPlots(filepath.Dir(res.File), base, []*results.Run{res.Run})
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "plots: %v\n", err)
+				fmt.Fprintf(stderr, "plots: %v\n", err)
 			} else {
 				fmt.Fprintf(out, "plots: %d files in %s (%s-*.png)\n", len(files), filepath.Dir(res.File), base)
 			}
 		}
 	}
-	if asJSON {
-		if err := results.EncodeJSON(os.Stdout, res.Run); err != nil {
+	if o.json {
+		if err := results.EncodeJSON(stdout, res.Run); err != nil {
 			return err
 		}
 	}

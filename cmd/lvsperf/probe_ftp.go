@@ -1,28 +1,18 @@
 package main
 
 import (
-	"os/signal"
-	"syscall"
-	"time"
-
 	"github.com/spf13/cobra"
 
-	"github.com/lvsperf/lvsperf/paths"
 	"github.com/lvsperf/lvsperf/probes/ftp"
 )
 
 // probeFTPFlags are the command's flags before they become options.
 type probeFTPFlags struct {
-	o           ftp.SweepOptions
-	host        string
-	dir         string
-	storage     string
-	budget      time.Duration
-	out         string
-	jsonOut     bool
-	via         string
-	scheduler   string
-	realservers int
+	o       ftp.SweepOptions
+	host    string
+	dir     string
+	storage string
+	bulkFlags
 }
 
 // newProbeFTPCmd sweeps FTP gets and puts of file.N.
@@ -57,14 +47,12 @@ Examples:
 			}
 			o.Client.Addr = withPort(f.host, "21")
 			o.Server.Storage = ftp.Storage(f.storage)
-			o.Path = paths.Spec{Via: paths.Via(f.via), Scheduler: f.scheduler, Realservers: f.realservers}
+			o.Path = f.path()
 			o.Timing.Budget = f.budget
 			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
 			o.Name = "ftp-" + pathLabel(o.Path, f.host)
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			res, err := ftp.Sweep(ctx, o)
-			return reportBulk(cmd, res, f.out, o.Name, f.jsonOut, err)
+			res, err := ftp.Sweep(cmd.Context(), o)
+			return f.report(cmd, res, err)
 		},
 	}
 	fl := c.Flags()
@@ -80,11 +68,6 @@ Examples:
 	fl.StringVar(&f.dir, "dir", "both", "get, put or both")
 	fl.StringVar(&f.storage, "storage", "memory", "embedded server: memory or disk")
 	fl.BoolVar(&f.o.Server.Sink, "sink", false, "embedded server discards uploads (cat > /dev/null)")
-	fl.DurationVar(&f.budget, "budget", 30*time.Second, "time allowed for the whole sweep, shared by the directions (0 = the timing core's defaults)")
-	fl.StringVar(&f.out, "out", ".", "directory for the run file and plots")
-	fl.BoolVar(&f.jsonOut, "json", false, "print the run as JSON instead of tables")
-	fl.StringVar(&f.via, "via", "direct", "path: direct or director (embedded servers only)")
-	fl.StringVar(&f.scheduler, "scheduler", "rr", "director scheduler (with --via director)")
-	fl.IntVar(&f.realservers, "realservers", 1, "servers behind the director (with --via director)")
+	f.bind(fl, "time allowed for the whole sweep, shared by the directions (0 = the timing core's defaults)")
 	return c
 }

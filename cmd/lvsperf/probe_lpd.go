@@ -1,25 +1,15 @@
 package main
 
 import (
-	"os/signal"
-	"syscall"
-	"time"
-
 	"github.com/spf13/cobra"
 
-	"github.com/lvsperf/lvsperf/paths"
 	"github.com/lvsperf/lvsperf/probes/lpd"
 )
 
 // probeLpdFlags are the command's flags before they become options.
 type probeLpdFlags struct {
-	o           lpd.SweepOptions
-	budget      time.Duration
-	out         string
-	jsonOut     bool
-	via         string
-	scheduler   string
-	realservers int
+	o lpd.SweepOptions
+	bulkFlags
 }
 
 // newProbeLpdCmd sweeps LPD print jobs of file.N.
@@ -47,14 +37,12 @@ Examples:
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := f.o
 			o.Host = withPort(o.Host, "515")
-			o.Path = paths.Spec{Via: paths.Via(f.via), Scheduler: f.scheduler, Realservers: f.realservers}
+			o.Path = f.path()
 			o.Timing.Budget = f.budget
 			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
 			o.Name = "lpd-" + pathLabel(o.Path, o.Host)
-			res, err := lpd.Sweep(ctx, o)
-			return reportBulk(cmd, res, f.out, o.Name, f.jsonOut, err)
+			res, err := lpd.Sweep(cmd.Context(), o)
+			return f.report(cmd, res, err)
 		},
 	}
 	fl := c.Flags()
@@ -68,11 +56,6 @@ Examples:
 	fl.BoolVar(&f.o.Probe.Client.ReservedPort, "reserved-port", false, "send from ports 721-731 as RFC 1179 asks (root)")
 	fl.BoolVar(&f.o.Spool, "spool", false, "embedded server: spool jobs to disk instead of discarding them")
 	fl.BoolVar(&f.o.Server.Fsync, "fsync", false, "embedded server: fsync each spooled file")
-	fl.DurationVar(&f.budget, "budget", 30*time.Second, "time allowed for the whole sweep (0 = the timing core's defaults)")
-	fl.StringVar(&f.out, "out", ".", "directory for the run file and plots")
-	fl.BoolVar(&f.jsonOut, "json", false, "print the run as JSON instead of tables")
-	fl.StringVar(&f.via, "via", "direct", "path: direct or director (embedded servers only)")
-	fl.StringVar(&f.scheduler, "scheduler", "rr", "director scheduler (with --via director)")
-	fl.IntVar(&f.realservers, "realservers", 1, "servers behind the director (with --via director)")
+	f.bind(fl, "time allowed for the whole sweep (0 = the timing core's defaults)")
 	return c
 }

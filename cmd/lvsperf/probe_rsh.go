@@ -1,27 +1,17 @@
 package main
 
 import (
-	"os/signal"
-	"syscall"
-	"time"
-
 	"github.com/spf13/cobra"
 
-	"github.com/lvsperf/lvsperf/paths"
 	"github.com/lvsperf/lvsperf/probes/rsh"
 )
 
 // probeRshFlags are the command's flags before they become options.
 type probeRshFlags struct {
-	o           rsh.SweepOptions
-	sink, null  string
-	ports       string
-	budget      time.Duration
-	out         string
-	jsonOut     bool
-	via         string
-	scheduler   string
-	realservers int
+	o          rsh.SweepOptions
+	sink, null string
+	ports      string
+	bulkFlags
 }
 
 // newProbeRshCmd sweeps rsh copies of file.N.
@@ -53,14 +43,12 @@ Examples:
 			o.Sink, o.Server.Null, o.Client.Ports = rsh.Sink(f.sink), rsh.NullMode(f.null), rsh.SourcePort(f.ports)
 			o.Client.LocalUser = o.Client.RemoteUser
 			o.Host = withPort(o.Host, "514")
-			o.Path = paths.Spec{Via: paths.Via(f.via), Scheduler: f.scheduler, Realservers: f.realservers}
+			o.Path = f.path()
 			o.Timing.Budget = f.budget
 			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
 			o.Name = "rsh-" + f.sink + "-" + pathLabel(o.Path, o.Host)
-			res, err := rsh.Sweep(ctx, o)
-			return reportBulk(cmd, res, f.out, o.Name, f.jsonOut, err)
+			res, err := rsh.Sweep(cmd.Context(), o)
+			return f.report(cmd, res, err)
 		},
 	}
 	fl := c.Flags()
@@ -73,11 +61,6 @@ Examples:
 	fl.StringVar(&f.o.Client.RemoteUser, "user", "", "local and remote user name (default: the current user)")
 	fl.StringVar(&f.ports, "ports", string(rsh.PortAuto), "source ports: auto (reserved when root against --host, unprivileged against embedded servers, sparing the host's 512 reserved ports), reserved or any")
 	fl.BoolVar(&f.o.Client.NoStderr, "no-stderr", false, `send "0": no stderr back-connection`)
-	fl.DurationVar(&f.budget, "budget", 30*time.Second, "time allowed for the whole sweep (0 = the timing core's defaults)")
-	fl.StringVar(&f.out, "out", ".", "directory for the run file and plots")
-	fl.BoolVar(&f.jsonOut, "json", false, "print the run as JSON instead of tables")
-	fl.StringVar(&f.via, "via", "direct", "path: direct or director (embedded servers only)")
-	fl.StringVar(&f.scheduler, "scheduler", "rr", "director scheduler (with --via director)")
-	fl.IntVar(&f.realservers, "realservers", 1, "servers behind the director (with --via director)")
+	f.bind(fl, "time allowed for the whole sweep (0 = the timing core's defaults)")
 	return c
 }

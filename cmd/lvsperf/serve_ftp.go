@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -34,8 +32,7 @@ connection's peer address.`,
 				}
 				o.PassivePorts = r
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context()
 			s, err := ftp.NewServer(ctx, o)
 			if err != nil {
 				return err

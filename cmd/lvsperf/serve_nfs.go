@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -25,8 +23,7 @@ no MOUNT EXPORT procedure):
   nfs-cp 'nfs://127.0.0.1/file.10?nfsport=PORT&mountport=PORT&auto-traverse-mounts=0' /tmp/x`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context()
 			s, err := nfs.NewServer(ctx, o)
 			if err != nil {
 				return err

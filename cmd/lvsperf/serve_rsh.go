@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -30,8 +28,7 @@ Example:
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Null = rsh.NullMode(null)
 			o.Logf = func(format string, args ...any) { fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...) }
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context()
 			s, err := rsh.NewServer(o)
 			if err != nil {
 				return err
