@@ -273,6 +273,9 @@ type curve struct {
 	target         string
 	// setup installs what the curve needs (director rules) and returns its undo.
 	setup func() (func() error, error)
+	// optional curves are dropped, with the reason kept in dropped, when
+	// they fail; any other curve's failure ends the experiment.
+	optional bool
 }
 
 // measured is a curve's rounds and its representative series.
@@ -283,44 +286,74 @@ type measured struct {
 	fitLat []time.Duration
 	// rep is the round with the median small-message time.
 	rep results.Series
+	// dropped says why an optional curve was left out.
+	dropped error
 }
 
 // measureRounds runs every curve once per round, interleaving the curves
 // so that the shared machine's load falls on all of them alike.
-func measureRounds(ctx context.Context, o Options, exp string, curves []curve, rounds int, topt timing.Options, kind probeKind) ([]*measured, error) {
+func measureRounds(ctx context.Context, o Options, exp string, curves []curve, rounds int, topt timing.Options, kind probeKind) ([]*measured, []string, error) {
 	out := make([]*measured, len(curves))
 	for i, c := range curves {
 		out[i] = &measured{label: c.label}
 	}
 	for r := 1; r <= rounds; r++ {
 		for i, c := range curves {
-			undo := func() error { return nil }
-			if c.setup != nil {
-				u, err := c.setup()
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", c.label, err)
-				}
-				undo = u
+			if out[i].dropped != nil {
+				continue
 			}
-			ser, info, err := netpipeOver(ctx, c.server, c.client, c.target, netpipePort, topt, kind)
-			if uerr := undo(); err == nil {
-				err = uerr
+			ser, info, err := measureOnce(ctx, c, topt, kind)
+			if err != nil && c.optional && ctx.Err() == nil {
+				out[i].dropped = fmt.Errorf("round %d: %w", r, err)
+				fmt.Fprintf(o.Progress, "%s: %s left out: %v\n", exp, c.label, err)
+				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s, round %d: %w", c.label, r, err)
+				return nil, nil, fmt.Errorf("%s, round %d: %w", c.label, r, err)
 			}
 			if out[i].rep.Info == nil {
 				out[i].rep.Info = info
 			}
 			if err := out[i].add(o, exp, r, rounds, ser); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
+	var kept []*measured
 	for _, m := range out {
-		m.finish()
+		if m.dropped == nil {
+			m.finish()
+			kept = append(kept, m)
+		}
 	}
-	return out, nil
+	return kept, dropped(out), nil
+}
+
+// dropped lists the optional curves left out, with why.
+func dropped(ms []*measured) []string {
+	var d []string
+	for _, m := range ms {
+		if m.dropped != nil {
+			d = append(d, fmt.Sprintf("%s left out: %v", m.label, m.dropped))
+		}
+	}
+	return d
+}
+
+func measureOnce(ctx context.Context, c curve, topt timing.Options, kind probeKind) (timing.Series, map[string]string, error) {
+	undo := func() error { return nil }
+	if c.setup != nil {
+		u, err := c.setup()
+		if err != nil {
+			return timing.Series{}, nil, err
+		}
+		undo = u
+	}
+	ser, info, err := netpipeOver(ctx, c.server, c.client, c.target, netpipePort, topt, kind)
+	if uerr := undo(); err == nil {
+		err = uerr
+	}
+	return ser, info, err
 }
 
 // add records one round's series.

@@ -38,7 +38,7 @@ func runNICs(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer unpin()
 	const rounds = 3
-	ms, err := measureRounds(ctx, o, "nics", curves, rounds, sweepOptions(o.MaxSize, o.Budget/time.Duration(rounds*len(curves))), pingPong)
+	ms, _, err := measureRounds(ctx, o, "nics", curves, rounds, sweepOptions(o.MaxSize, o.Budget/time.Duration(rounds*len(curves))), pingPong)
 	if err != nil {
 		return nil, err
 	}

@@ -105,7 +105,7 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 		curves = append(curves, proxyCurve(ctx, l, s, []string{o.Self, "director"}))
 	}
 	const rounds = 3
-	ms, err := measureRounds(ctx, o, name, curves, rounds, sweepOptions(o.MaxSize, o.Budget/time.Duration(rounds*len(curves))), kind)
+	ms, left, err := measureRounds(ctx, o, name, curves, rounds, sweepOptions(o.MaxSize, o.Budget/time.Duration(rounds*len(curves))), kind)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +130,9 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 	table(&b, ms)
 	if o.Self == "" {
 		b.WriteString("(no proxy curve: Options.Self, the lvsperf binary that runs `lvsperf director`, not given)\n")
+	}
+	for _, d := range left {
+		fmt.Fprintf(&b, "(%s)\n", d)
 	}
 	if kind == pingPong {
 		nat, dr := medianDur(by["nat"].small), medianDur(by["dr"].small)
@@ -164,7 +167,7 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 // crosses the same links as the nft engine's paths.
 func proxyCurve(ctx context.Context, l *lab.Lab, s lab.Seed, command []string) curve {
 	vip := net.JoinHostPort(s.VIPNAT.String(), fmt.Sprint(netpipePort))
-	return curve{label: "proxy", server: l.Host(lab.Realserver(1)), client: l.Host(lab.Client), target: s.VIPNAT.String(),
+	return curve{label: "proxy", optional: true, server: l.Host(lab.Realserver(1)), client: l.Host(lab.Client), target: s.VIPNAT.String(),
 		setup: func() (func() error, error) {
 			dir, err := os.MkdirTemp("", "lvsperf-lab-proxy-")
 			if err != nil {
