@@ -13,6 +13,7 @@ import (
 
 	jftp "github.com/jlaffaye/ftp"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -36,7 +37,7 @@ type ClientOptions struct {
 	Dir string
 	// Timeout bounds connecting and each transfer. Default 1 minute.
 	Timeout time.Duration
-	// Verify checks every byte got against Pattern (inside the timed
+	// Verify checks every byte got against probes.FillFile (inside the timed
 	// transfer; for tests).
 	Verify bool
 }
@@ -266,7 +267,7 @@ func (c *Client) Get(ctx context.Context, name string, n timing.Bytes) (time.Dur
 	return d, nil
 }
 
-// Put copies n bytes of Pattern to name on the server and returns the time
+// Put copies n bytes of probes.FillFile to name on the server and returns the time
 // it took, up to the server's 226.
 func (c *Client) Put(ctx context.Context, name string, n timing.Bytes) (time.Duration, error) {
 	d, err := c.transfer(ctx, func(s session) error {
@@ -288,7 +289,7 @@ func (c *Client) Size(ctx context.Context, name string) (timing.Bytes, error) {
 	return timing.Bytes(size), err
 }
 
-// Ensure makes name hold n bytes of Pattern, putting it when it is missing
+// Ensure makes name hold n bytes of probes.FillFile, putting it when it is missing
 // or has another size. Gets use it to prepare file.N untimed.
 func (c *Client) Ensure(ctx context.Context, name string, n timing.Bytes) error {
 	if size, err := c.Size(ctx, name); err == nil && size == n {
@@ -320,7 +321,7 @@ func (c *Client) Close() error {
 	return err
 }
 
-// patternReader yields n bytes of Pattern.
+// patternReader yields n bytes of probes.FillFile.
 type patternReader struct{ off, n int64 }
 
 func (r *patternReader) Read(p []byte) (int, error) {
@@ -328,12 +329,12 @@ func (r *patternReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	k := int(min(int64(len(p)), r.n-r.off))
-	Pattern(p[:k], r.off)
+	probes.FillFile(p[:k], r.off)
 	r.off += int64(k)
 	return k, nil
 }
 
-// verifier checks that what is written to it is Pattern from offset 0.
+// verifier checks that what is written to it is probes.FillFile from offset 0.
 type verifier struct {
 	off  int64
 	want []byte
@@ -348,7 +349,7 @@ func (v *verifier) Write(p []byte) (int, error) {
 		v.want = make([]byte, len(p))
 	}
 	w := v.want[:len(p)]
-	Pattern(w, v.off)
+	probes.FillFile(w, v.off)
 	for i := range p {
 		if p[i] != w[i] {
 			v.err = fmt.Errorf("byte %d is %#02x, want %#02x", v.off+int64(i), p[i], w[i])

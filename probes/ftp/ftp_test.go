@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -71,16 +72,16 @@ func TestGetPutEveryMode(t *testing.T) {
 				t.Fatalf("%s %+v: %v", storage, o, err)
 			}
 			for _, n := range []timing.Bytes{0, 1, 1000, 1 << 20} {
-				if _, err := c.Put(ctx, NameFor(n), n); err != nil {
+				if _, err := c.Put(ctx, probes.NameFor(n), n); err != nil {
 					t.Fatalf("%s %+v: %v", storage, o, err)
 				}
-				got := readAll(t, s.FS(), "/"+NameFor(n))
+				got := readAll(t, s.FS(), "/"+probes.NameFor(n))
 				want := make([]byte, n)
-				Pattern(want, 0)
+				probes.FillFile(want, 0)
 				if string(got) != string(want) {
-					t.Fatalf("%s %+v: %s on the server has %d bytes, not the %d put", storage, o, NameFor(n), len(got), n)
+					t.Fatalf("%s %+v: %s on the server has %d bytes, not the %d put", storage, o, probes.NameFor(n), len(got), n)
 				}
-				if d, err := c.Get(ctx, NameFor(n), n); err != nil || d <= 0 {
+				if d, err := c.Get(ctx, probes.NameFor(n), n); err != nil || d <= 0 {
 					t.Fatalf("%s %+v: get %d bytes: %v, %v", storage, o, n, d, err)
 				}
 			}

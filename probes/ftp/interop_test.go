@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/probes/internal/nsexec"
 	"github.com/lvsperf/lvsperf/timing"
 )
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) {
 
 func patternBytes(n int) []byte {
 	b := make([]byte, n)
-	Pattern(b, 0)
+	probes.FillFile(b, 0)
 	return b
 }
 

@@ -2,10 +2,9 @@ package ftp
 
 import (
 	"context"
-	"math/bits"
-	"strconv"
 	"time"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -19,15 +18,6 @@ const (
 	// Put copies file.N to the server (STOR).
 	Put Direction = "put"
 )
-
-// NameFor returns the file a transfer of n bytes copies: file.N for n = 2^N
-// (the seed's names), file.nB otherwise.
-func NameFor(n timing.Bytes) string {
-	if n > 0 && n&(n-1) == 0 {
-		return FileName(bits.TrailingZeros64(uint64(n)))
-	}
-	return "file." + strconv.FormatInt(int64(n), 10) + "B"
-}
 
 // Probe is a timing.Probe that copies file.N one way per transfer.
 type Probe struct {
@@ -46,28 +36,18 @@ func NewProbe(c *Client, d Direction) *Probe {
 // reply. Before the first get of a size it makes sure the server holds the
 // file, untimed.
 func (p *Probe) Run(ctx context.Context, n timing.Bytes, each []time.Duration) (timing.Batch, error) {
-	var b timing.Batch
-	name := NameFor(n)
+	name := probes.NameFor(n)
 	if p.dir == Get && !p.ready[n] {
 		if err := p.c.Ensure(ctx, name, n); err != nil {
-			return b, err
+			return timing.Batch{}, err
 		}
 		p.ready[n] = true
 	}
-	for i := range each {
-		var d time.Duration
-		var err error
-		if p.dir == Get {
-			d, err = p.c.Get(ctx, name, n)
-		} else {
-			d, err = p.c.Put(ctx, name, n)
-		}
-		if err != nil {
-			return b, err
-		}
-		each[i] = d
-		b.Total += d
+	transfer := p.c.Put
+	if p.dir == Get {
+		transfer = p.c.Get
 	}
-	b.Timed = true
-	return b, nil
+	return timing.ProbeFunc(func(ctx context.Context, n timing.Bytes) (time.Duration, error) {
+		return transfer(ctx, name, n)
+	}).Run(ctx, n, each)
 }

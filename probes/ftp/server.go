@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path"
-	"strconv"
 	"sync"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -391,15 +391,12 @@ func (f *sinkFile) Seek(int64, int) (int64, error) { return 0, errors.New("a sin
 func (f *sinkFile) Close() error                   { return nil }
 func (f *sinkFile) TransferError(error)            {}
 
-// FileName is the name the seed gives a file of 2^exp bytes.
-func FileName(exp int) string { return "file." + strconv.Itoa(exp) }
-
-// MakeFiles writes /file.0 … /file.(count-1) into fs with Pattern content,
+// MakeFiles writes /file.0 … /file.(count-1) into fs with probes.FillFile content,
 // keeping any that already has the right size.
 func MakeFiles(fs afero.Fs, count int) error {
 	buf := make([]byte, 1<<20)
 	for e := range count {
-		name := "/" + FileName(e)
+		name := "/" + probes.FileName(e)
 		n := int64(1) << e
 		if st, err := fs.Stat(name); err == nil && st.Size() == n && st.Mode().IsRegular() {
 			continue
@@ -418,7 +415,7 @@ func writePattern(fs afero.Fs, name string, n int64, buf []byte) (err error) {
 	}
 	for off := int64(0); off < n && err == nil; off += int64(len(buf)) {
 		b := buf[:min(int64(len(buf)), n-off)]
-		Pattern(b, off)
+		probes.FillFile(b, off)
 		_, err = f.Write(b)
 	}
 	if cerr := f.Close(); err == nil {
@@ -429,19 +426,6 @@ func writePattern(fs afero.Fs, name string, n int64, buf []byte) (err error) {
 		return err
 	}
 	return fs.Rename(f.Name(), name)
-}
-
-// Pattern fills b with the bytes found at offset off of every file the
-// probe writes: a sequence with period 251, so a misplaced block shows.
-func Pattern(b []byte, off int64) {
-	v := byte(off % 251)
-	for i := range b {
-		b[i] = v
-		v++
-		if v == 251 {
-			v = 0
-		}
-	}
 }
 
 // trackedListener remembers accepted control connections so Close can end

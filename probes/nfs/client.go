@@ -18,6 +18,7 @@ import (
 	"github.com/willscott/go-nfs-client/nfs/rpc"
 	"github.com/willscott/go-nfs-client/nfs/xdr"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -45,7 +46,7 @@ type ClientOptions struct {
 	// ReservedPort binds the client's source ports below 1024 (needs root),
 	// for servers that insist on it.
 	ReservedPort bool
-	// Verify checks every byte read against Pattern (costs CPU inside the
+	// Verify checks every byte read against probes.FillFile (costs CPU inside the
 	// timed copy; for tests).
 	Verify bool
 }
@@ -339,7 +340,7 @@ func (c *Client) readAll(p string) (int64, error) {
 	}
 }
 
-// Write copies n bytes of Pattern to name on the server, as
+// Write copies n bytes of probes.FillFile to name on the server, as
 // `cp file /mnt/name` (truncating an existing file), and returns the time
 // the copy took, COMMIT included.
 func (c *Client) Write(ctx context.Context, name string, n timing.Bytes) (d time.Duration, err error) {
@@ -376,7 +377,7 @@ func (c *Client) writeAll(p string, n int64) error {
 	buf := c.buf[:c.wsize]
 	for off := int64(0); off < n; {
 		b := buf[:min(int64(len(buf)), n-off)]
-		Pattern(b, off)
+		probes.FillFile(b, off)
 		k, err := f.Write(b)
 		if err != nil {
 			return err
@@ -414,7 +415,7 @@ func (c *Client) Size(ctx context.Context, name string) (timing.Bytes, error) {
 	return timing.Bytes(size), err
 }
 
-// Ensure makes name hold n bytes of Pattern, writing it when it is missing
+// Ensure makes name hold n bytes of probes.FillFile, writing it when it is missing
 // or has another size. Reads use it to prepare file.N untimed.
 func (c *Client) Ensure(ctx context.Context, name string, n timing.Bytes) error {
 	size, err := c.Size(ctx, name)
@@ -448,10 +449,10 @@ func (c *Client) close() {
 	}
 }
 
-// verifyPattern checks that b is Pattern at offset off.
+// verifyPattern checks that b is probes.FillFile at offset off.
 func verifyPattern(b []byte, off int64) error {
 	want := make([]byte, len(b))
-	Pattern(want, off)
+	probes.FillFile(want, off)
 	if i := firstDiff(b, want); i >= 0 {
 		return fmt.Errorf("byte %d is %#02x, want %#02x", off+int64(i), b[i], want[i])
 	}

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/probes/internal/nsexec"
 	"github.com/lvsperf/lvsperf/timing"
 )
@@ -37,10 +38,10 @@ func lookPath(t *testing.T, name string) string {
 	return p
 }
 
-// patternBytes returns n bytes of Pattern.
+// patternBytes returns n bytes of probes.FillFile.
 func patternBytes(n int) []byte {
 	b := make([]byte, n)
-	Pattern(b, 0)
+	probes.FillFile(b, 0)
 	return b
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -51,7 +52,7 @@ func TestCopyBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []timing.Bytes{0, 1, 4095, 4096, 100_000, 1 << 20} {
-		name := NameFor(n)
+		name := probes.NameFor(n)
 		if _, err := c.Write(ctx, name, n); err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +61,7 @@ func TestCopyBothWays(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := make([]byte, n)
-		Pattern(want, 0)
+		probes.FillFile(want, 0)
 		if i := firstDiff(got, want); i >= 0 || len(got) != len(want) {
 			t.Fatalf("%s on the server: %d bytes, first difference at %d; want %d bytes of Pattern", name, len(got), i, n)
 		}

@@ -2,10 +2,9 @@ package nfs
 
 import (
 	"context"
-	"math/bits"
-	"strconv"
 	"time"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -32,41 +31,22 @@ func NewProbe(c *Client, d Direction) *Probe {
 	return &Probe{c: c, dir: d, ready: map[timing.Bytes]bool{}}
 }
 
-// NameFor returns the file a transfer of n bytes copies: file.N for n = 2^N
-// (the seed's names), file.nB otherwise.
-func NameFor(n timing.Bytes) string {
-	if n > 0 && n&(n-1) == 0 {
-		return FileName(bits.TrailingZeros64(uint64(n)))
-	}
-	return "file." + strconv.FormatInt(int64(n), 10) + "B"
-}
-
 // Run implements timing.Probe: len(each) whole copies of n bytes, each
 // timed from open to the last reply (COMMIT for writes). Before the first
 // read of a size it makes sure the server holds the file, untimed.
 func (p *Probe) Run(ctx context.Context, n timing.Bytes, each []time.Duration) (timing.Batch, error) {
-	var b timing.Batch
-	name := NameFor(n)
+	name := probes.NameFor(n)
 	if p.dir == Read && !p.ready[n] {
 		if err := p.c.Ensure(ctx, name, n); err != nil {
-			return b, err
+			return timing.Batch{}, err
 		}
 		p.ready[n] = true
 	}
-	for i := range each {
-		var d time.Duration
-		var err error
-		if p.dir == Read {
-			d, err = p.c.Read(ctx, name, n)
-		} else {
-			d, err = p.c.Write(ctx, name, n)
-		}
-		if err != nil {
-			return b, err
-		}
-		each[i] = d
-		b.Total += d
+	transfer := p.c.Write
+	if p.dir == Read {
+		transfer = p.c.Read
 	}
-	b.Timed = true
-	return b, nil
+	return timing.ProbeFunc(func(ctx context.Context, n timing.Bytes) (time.Duration, error) {
+		return transfer(ctx, name, n)
+	}).Run(ctx, n, each)
 }

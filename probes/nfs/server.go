@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -15,6 +14,7 @@ import (
 	nfshelper "github.com/willscott/go-nfs/helpers"
 
 	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -173,14 +173,11 @@ func StartServer(opts ServerOptions) paths.StartServer {
 	}
 }
 
-// FileName is the name the seed gives a file of 2^exp bytes.
-func FileName(exp int) string { return "file." + strconv.Itoa(exp) }
-
-// MakeFiles writes file.0 … file.(count-1) into dir with Pattern content,
+// MakeFiles writes file.0 … file.(count-1) into dir with probes.FillFile content,
 // keeping any that already has the right size.
 func MakeFiles(dir string, count int) error {
 	for e := range count {
-		p := filepath.Join(dir, FileName(e))
+		p := filepath.Join(dir, probes.FileName(e))
 		n := int64(1) << e
 		if st, err := os.Stat(p); err == nil && st.Size() == n && st.Mode().IsRegular() {
 			continue
@@ -192,7 +189,7 @@ func MakeFiles(dir string, count int) error {
 	return nil
 }
 
-// writePattern writes n bytes of Pattern to path through a temporary file
+// writePattern writes n bytes of probes.FillFile to path through a temporary file
 // and a rename, so a reader never sees a short file.
 func writePattern(path string, n int64) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
@@ -208,7 +205,7 @@ func writePattern(path string, n int64) (err error) {
 	buf := make([]byte, min(n, 1<<20))
 	for off := int64(0); off < n; off += int64(len(buf)) {
 		b := buf[:min(int64(len(buf)), n-off)]
-		Pattern(b, off)
+		probes.FillFile(b, off)
 		if _, err = f.Write(b); err != nil {
 			return err
 		}
@@ -217,17 +214,4 @@ func writePattern(path string, n int64) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
-}
-
-// Pattern fills b with the bytes found at offset off of every file the probe
-// writes: a sequence with period 251 (a prime), so a misplaced block shows.
-func Pattern(b []byte, off int64) {
-	v := byte(off % 251)
-	for i := range b {
-		b[i] = v
-		v++
-		if v == 251 {
-			v = 0
-		}
-	}
 }

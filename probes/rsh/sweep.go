@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/runner"
 	"github.com/lvsperf/lvsperf/timing"
 )
@@ -180,11 +180,7 @@ func (s Sink) Command(n timing.Bytes) string {
 	if s != SinkNameDisk {
 		return "cat > /dev/null"
 	}
-	name := "file." + strconv.FormatInt(int64(n), 10) + "B"
-	if n > 0 && n&(n-1) == 0 {
-		name = "file." + strconv.Itoa(bits.TrailingZeros64(uint64(n)))
-	}
-	return "(cd /usr; cat > " + name + ")"
+	return "(cd /usr; cat > " + probes.NameFor(n) + ")"
 }
 
 func (p *sweepProbe) Run(ctx context.Context, n timing.Bytes, each []time.Duration) (timing.Batch, error) {
