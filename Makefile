@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/lvsperf
 DEMO_OUT ?= demo-out
 
-.PHONY: build test vet fmt-check bench bench-netpipe bench-director bench-http demo clean
+.PHONY: build test vet fmt-check bench bench-netpipe bench-director bench-http demo regress clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/lvsperf
@@ -42,7 +42,16 @@ demo: build
 	$(BIN) ptester --sweep --via direct -c 2 -t 0.2 --out $(DEMO_OUT)
 	$(BIN) ptester --sweep --via director --realservers 2 -c 2 -t 0.2 --out $(DEMO_OUT)
 	$(BIN) latency-table --budget 3s --out $(DEMO_OUT) -q | tee $(DEMO_OUT)/latency-table.txt
-	@echo "demo: results, plots and tables are in $(DEMO_OUT)/"
+	$(BIN) report $(DEMO_OUT) -o $(DEMO_OUT)/report.html
+	@echo "demo: results, plots, tables and report.html are in $(DEMO_OUT)/"
+
+# Regression gate: netpipe direct and through the director in one run; the
+# director/direct ratio against regress/baseline (holds across machines).
+# Exit 1 on a regression, 2 when it cannot compare. Built, not `go run`,
+# because go run turns exit code 2 into 1.
+regress:
+	$(GO) build -o bin/regress ./regress
+	timeout 150 bin/regress -timeout 110s -out out/regress
 
 clean:
 	rm -rf bin $(DEMO_OUT) out
