@@ -56,7 +56,7 @@ func TestPathsPlumbing(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	reps, err := Run(ctx, "paths", Options{OutDir: dir, Budget: 15 * time.Second, MaxSize: 16 << 10})
+	reps, err := Run(ctx, "paths", Options{OutDir: dir, Budget: 20 * time.Second, MaxSize: 4 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
