@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -111,22 +112,17 @@ type Stats struct {
 
 // Server is an RFC 1179 line printer daemon with one queue.
 type Server struct {
-	opts   Options
-	ln     net.Listener
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	sem    chan struct{}
+	opts Options
+	acc  *probes.Acceptor
+	// ctx is acc's: done when Close begins.
+	ctx context.Context
 	// kick wakes the printer goroutine, which alone prints and removes
 	// jobs from the spool.
 	kick chan struct{}
-
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
 	// spoolMu orders committing jobs against removing them.
 	spoolMu sync.Mutex
 
-	accepted, jobs, refused, failed, printed, bytes atomic.Int64
+	jobs, refused, failed, printed, bytes atomic.Int64
 }
 
 // NewServer listens on opts.Listen and serves until Close.
@@ -139,90 +135,29 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lpd server: listen on %s: %w (port 515 needs root; give another address)", o.Listen, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{opts: o, ln: ln, ctx: ctx, cancel: cancel, sem: make(chan struct{}, o.MaxConns),
-		kick: make(chan struct{}, 1), conns: map[net.Conn]struct{}{}}
-	s.wg.Add(2)
-	go s.serve()
-	go s.printer()
+	acc := probes.NewAcceptor(ln, o.MaxConns)
+	s := &Server{opts: o, acc: acc, ctx: acc.Context(), kick: make(chan struct{}, 1)}
+	acc.Go(s.printer)
+	acc.Serve(s.handle, func(err error) { s.logf("lpd: accept: %v", err) })
 	return s, nil
 }
 
 // Addr is the address the server listens on.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.acc.Addr() }
 
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() Stats {
-	return Stats{Accepted: s.accepted.Load(), Jobs: s.jobs.Load(), Refused: s.refused.Load(),
+	return Stats{Accepted: s.acc.Accepted(), Jobs: s.jobs.Load(), Refused: s.refused.Load(),
 		Failed: s.failed.Load(), Printed: s.printed.Load(), Bytes: timing.Bytes(s.bytes.Load())}
 }
 
 // Close stops accepting, drops open connections (their partial jobs are
 // removed) and waits for every handler and the printer to return.
-func (s *Server) Close() error {
-	s.cancel()
-	err := s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	return err
-}
+func (s *Server) Close() error { return s.acc.Close() }
 
 func (s *Server) logf(format string, args ...any) {
 	if s.opts.Logf != nil {
 		s.opts.Logf(format, args...)
-	}
-}
-
-func (s *Server) track(c net.Conn, on bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if on {
-		if s.ctx.Err() != nil {
-			return false
-		}
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-	return true
-}
-
-func (s *Server) serve() {
-	defer s.wg.Done()
-	for {
-		select {
-		case s.sem <- struct{}{}:
-		case <-s.ctx.Done():
-			return
-		}
-		c, err := s.ln.Accept()
-		if err != nil {
-			<-s.sem
-			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.logf("lpd: accept: %v", err)
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		if !s.track(c, true) {
-			c.Close()
-			<-s.sem
-			return
-		}
-		s.accepted.Add(1)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.sem }()
-			defer s.track(c, false)
-			defer c.Close()
-			s.handle(c)
-		}()
 	}
 }
 
@@ -660,7 +595,6 @@ func (s *Server) removeJob(q queuedJob, log *strings.Builder) {
 // printer prints queued jobs to /dev/null and removes them, one pass per
 // wake-up; it is the only goroutine that prints.
 func (s *Server) printer() {
-	defer s.wg.Done()
 	for {
 		select {
 		case <-s.ctx.Done():

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/runner"
 	"github.com/lvsperf/lvsperf/timing"
 )
@@ -52,25 +52,20 @@ func StartServer(o Options, spool bool) paths.StartServer {
 		if o.Listen == "" {
 			o.Listen = "127.0.0.1:0"
 		}
-		var tmp string
-		if spool && o.SpoolDir == "" {
-			d, err := os.MkdirTemp("", "lvsperf-lpd-spool-")
-			if err != nil {
-				return "", nil, fmt.Errorf("lpd spool directory: %w", err)
-			}
-			tmp, o.SpoolDir = d, d
+		dir, remove, err := probes.SpoolDir(o.SpoolDir, spool, "lvsperf-lpd-spool-")
+		if err != nil {
+			return "", nil, fmt.Errorf("lpd spool directory: %w", err)
 		}
+		o.SpoolDir = dir
 		s, err := NewServer(o)
 		if err != nil {
-			if tmp != "" {
-				os.RemoveAll(tmp)
-			}
+			remove()
 			return "", nil, err
 		}
 		return s.Addr(), func() error {
 			err := s.Close()
-			if tmp != "" {
-				err = errors.Join(err, os.RemoveAll(tmp))
+			if rerr := remove(); rerr != nil {
+				err = errors.Join(err, rerr)
 			}
 			return err
 		}, nil

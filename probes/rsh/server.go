@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -108,17 +107,12 @@ type Stats struct {
 // client that asked for no stderr channel ("0") and dies with a plain FIN is
 // indistinguishable from a clean end, as it is for cat under BSD rshd.
 type Server struct {
-	opts   Options
-	ln     net.Listener
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	sem    chan struct{}
+	opts Options
+	acc  *probes.Acceptor
+	// ctx is acc's: done when Close begins.
+	ctx context.Context
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-
-	accepted, completed, refused, failed, bytes atomic.Int64
+	completed, refused, failed, bytes atomic.Int64
 }
 
 // NewServer listens on opts.Listen and serves until Close.
@@ -131,20 +125,19 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rsh server: listen on %s: %w (port 514 needs root; give another address)", o.Listen, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{opts: o, ln: ln, ctx: ctx, cancel: cancel, sem: make(chan struct{}, o.MaxConns), conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
-	go s.serve()
+	acc := probes.NewAcceptor(ln, o.MaxConns)
+	s := &Server{opts: o, acc: acc, ctx: acc.Context()}
+	acc.Serve(func(c net.Conn) { s.handle(c.(*net.TCPConn)) }, func(err error) { s.logf("rshd: accept: %v", err) })
 	return s, nil
 }
 
 // Addr is the address the server listens on.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.acc.Addr() }
 
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() Stats {
 	return Stats{
-		Accepted: s.accepted.Load(), Completed: s.completed.Load(),
+		Accepted: s.acc.Accepted(), Completed: s.completed.Load(),
 		Refused: s.refused.Load(), Failed: s.failed.Load(),
 		Bytes: timing.Bytes(s.bytes.Load()),
 	}
@@ -152,70 +145,11 @@ func (s *Server) Stats() Stats {
 
 // Close stops accepting, drops open connections (their copies are
 // aborted) and waits for every handler to return.
-func (s *Server) Close() error {
-	s.cancel()
-	err := s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	return err
-}
-
-func (s *Server) track(c net.Conn, on bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if on {
-		if s.ctx.Err() != nil {
-			return false
-		}
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-	return true
-}
+func (s *Server) Close() error { return s.acc.Close() }
 
 func (s *Server) logf(format string, args ...any) {
 	if s.opts.Logf != nil {
 		s.opts.Logf(format, args...)
-	}
-}
-
-func (s *Server) serve() {
-	defer s.wg.Done()
-	for {
-		select {
-		case s.sem <- struct{}{}:
-		case <-s.ctx.Done():
-			return
-		}
-		c, err := s.ln.Accept()
-		if err != nil {
-			<-s.sem
-			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.logf("rshd: accept: %v", err)
-			time.Sleep(10 * time.Millisecond) // back off on EMFILE and the like
-			continue
-		}
-		if !s.track(c, true) {
-			c.Close()
-			<-s.sem
-			return
-		}
-		s.accepted.Add(1)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.sem }()
-			defer s.track(c, false)
-			defer c.Close()
-			s.handle(c.(*net.TCPConn))
-		}()
 	}
 }
 
@@ -257,11 +191,11 @@ func (s *Server) handle(c *net.TCPConn) {
 		if err != nil {
 			return fmt.Errorf("cannot connect back to stderr port %d: %w", port, err)
 		}
-		s.track(errc, true)
+		s.acc.Track(errc)
 		return nil
 	})
 	if errc != nil {
-		defer s.track(errc, false)
+		defer s.acc.Untrack(errc)
 	}
 	if err != nil {
 		s.refuse(c, err)

@@ -67,25 +67,20 @@ func StartServer(o Options, spool bool) paths.StartServer {
 		if os.Geteuid() != 0 {
 			o.AllowUnreserved = true
 		}
-		var tmp string
-		if spool && o.SpoolDir == "" {
-			d, err := os.MkdirTemp("", "lvsperf-rsh-spool-")
-			if err != nil {
-				return "", nil, fmt.Errorf("rsh spool directory: %w", err)
-			}
-			tmp, o.SpoolDir = d, d
+		dir, remove, err := probes.SpoolDir(o.SpoolDir, spool, "lvsperf-rsh-spool-")
+		if err != nil {
+			return "", nil, fmt.Errorf("rsh spool directory: %w", err)
 		}
+		o.SpoolDir = dir
 		s, err := NewServer(o)
 		if err != nil {
-			if tmp != "" {
-				os.RemoveAll(tmp)
-			}
+			remove()
 			return "", nil, err
 		}
 		return s.Addr(), func() error {
 			err := s.Close()
-			if tmp != "" {
-				err = errors.Join(err, os.RemoveAll(tmp))
+			if rerr := remove(); rerr != nil {
+				err = errors.Join(err, rerr)
 			}
 			return err
 		}, nil
