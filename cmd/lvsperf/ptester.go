@@ -191,7 +191,7 @@ func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error 
 		if werr := ptester.WriteSweepText(out, run); werr != nil {
 			return werr
 		}
-		fmt.Fprintf(out, "run saved to %s.lvsperf\n", base)
+		fmt.Fprintf(out, "run saved to %s%s\n", base, results.Extension)
 		for _, p := range files {
 			fmt.Fprintf(out, "plot %s\n", p)
 		}

@@ -24,7 +24,7 @@ import (
 // Options configure an experiment run. The zero value of each field means
 // its default.
 type Options struct {
-	// OutDir receives results (<name>.lvsperf), plots and the finding
+	// OutDir receives results (<name>.msgpack), plots and the finding
 	// (<name>.txt). Default "results/experiments".
 	OutDir string
 	// Budget bounds one experiment's measuring time (default 90s); `all`
@@ -418,7 +418,7 @@ func sizes(max timing.Bytes) []timing.Bytes {
 func save(o Options, name string, run *results.Run, finding string) ([]string, error) {
 	run.Finished = time.Now()
 	run.Complete = true
-	path := filepath.Join(o.OutDir, name+".lvsperf")
+	path := filepath.Join(o.OutDir, name+results.Extension)
 	if err := results.Save(path, run); err != nil {
 		return nil, err
 	}

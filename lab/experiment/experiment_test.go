@@ -63,7 +63,7 @@ func TestPathsPlumbing(t *testing.T) {
 	if len(reps) != 1 || !strings.Contains(reps[0].Finding, "NAT latency penalty over DR") {
 		t.Fatalf("reports %+v", reps)
 	}
-	run, err := results.Load(filepath.Join(dir, "paths.lvsperf"))
+	run, err := results.Load(filepath.Join(dir, "paths"+results.Extension))
 	if err != nil {
 		t.Fatal(err)
 	}
