@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/lvsperf
 DEMO_OUT ?= demo-out
 
-.PHONY: build test vet fmt-check bench bench-netpipe bench-director bench-http demo regress clean
+.PHONY: build test vet fmt-check bench bench-netpipe bench-director bench-http demo regress experiments clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/lvsperf
@@ -44,6 +44,11 @@ demo: build
 	$(BIN) latency-table --budget 3s --out $(DEMO_OUT) -q | tee $(DEMO_OUT)/latency-table.txt
 	$(BIN) report $(DEMO_OUT) -o $(DEMO_OUT)/report.html
 	@echo "demo: results, plots, tables and report.html are in $(DEMO_OUT)/"
+
+# The seed's experiments in a network-namespace lab (needs root): forward,
+# NAT, DR, martian, MTU, NICs, transparent proxy, http, stream, rsh, lpd, nfs.
+experiments: build
+	$(BIN) experiment all --out out/experiments
 
 # Regression gate: netpipe direct and through the director in one run; the
 # director/direct ratio against regress/baseline (holds across machines).

@@ -16,6 +16,7 @@ func newServeCmd() *cobra.Command {
 		newServeFTPCmd(),
 		newServeRshCmd(),
 		newServeLpdCmd(),
+		newServeNetpipeCmd(),
 	)
 	return c
 }
