@@ -2,12 +2,13 @@ package ftp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 
 	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/runner"
 	"github.com/lvsperf/lvsperf/timing"
 )
@@ -56,22 +57,20 @@ func ParseDirs(s string) ([]Direction, error) {
 // Sweep measures transfers of file.MinExp … file.MaxExp in each direction,
 // one series per direction, and saves the run as it goes.
 func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
-	if o.MaxExp == 0 && o.MinExp == 0 {
-		o.MaxExp = 20
-	}
 	if len(o.Dirs) == 0 {
 		o.Dirs = []Direction{Get, Put}
 	}
 	if o.MaxExp >= MaxFiles {
 		return runner.Result{}, fmt.Errorf("ftp sweep: max exponent %d: want at most %d", o.MaxExp, MaxFiles-1)
 	}
-	sizes, err := timing.PowersOfTwo(o.MinExp, o.MaxExp)
+	sizes, maxExp, err := probes.SweepSizes(o.MinExp, o.MaxExp)
 	if err != nil {
 		return runner.Result{}, err
 	}
+	o.MaxExp = maxExp
 	co := o.Client
-	if co.Addr != "" && o.Path.Via == paths.Director {
-		return runner.Result{}, errors.New("ftp sweep: --via director starts its own servers behind the director: omit --host")
+	if err := probes.CheckPath("ftp", co.Addr, o.Path); err != nil {
+		return runner.Result{}, err
 	}
 	so := o.Server
 	if so.Sink {
@@ -87,34 +86,26 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	}
 	topts := o.Timing
 	topts.Sizes = sizes
-	// The runner dials the legs one after another, in order.
-	next := 0
-	dial := func(ctx context.Context, target string) (runner.Probe, error) {
-		if next >= len(o.Dirs) {
-			return nil, fmt.Errorf("ftp sweep: dialled %d times for %d directions", next+1, len(o.Dirs))
-		}
-		d := o.Dirs[next]
-		next++
-		opts := co
-		opts.Addr = target
-		c, err := Dial(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		return &ownedProbe{Probe: NewProbe(c, d), embedded: co.Addr == "", server: so, path: o.Path}, nil
-	}
+	opts := probes.RunOptions(co.Addr, o.MinExp, o.MaxExp, o.Timing.Budget, o.Path)
+	maps.Copy(opts, map[string]string{
+		"user": co.User, "active": strconv.FormatBool(co.Active),
+		"disable-epsv": strconv.FormatBool(co.DisableEPSV), "login-per-transfer": strconv.FormatBool(co.LoginPerTransfer),
+		"storage": string(so.Storage), "sink": strconv.FormatBool(so.Sink),
+	})
 	return runner.Run(ctx, runner.Config{
-		Probe: "ftp",
-		Options: map[string]string{
-			"host": co.Addr, "user": co.User, "active": strconv.FormatBool(co.Active),
-			"disable-epsv": strconv.FormatBool(co.DisableEPSV), "login-per-transfer": strconv.FormatBool(co.LoginPerTransfer),
-			"min-exp": strconv.Itoa(o.MinExp), "max-exp": strconv.Itoa(o.MaxExp),
-			"budget": o.Timing.Budget.String(), "via": string(o.Path.Via), "scheduler": o.Path.Scheduler,
-			"realservers": strconv.Itoa(o.Path.Realservers), "storage": string(so.Storage), "sink": strconv.FormatBool(so.Sink),
-		},
-		Timing:   topts,
-		Legs:     legs,
-		Dial:     dial,
+		Probe:   "ftp",
+		Options: opts,
+		Timing:  topts,
+		Legs:    legs,
+		Dial: probes.InOrder("ftp", len(o.Dirs), func(ctx context.Context, target string, i int) (runner.Probe, error) {
+			opts := co
+			opts.Addr = target
+			c, err := Dial(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return &ownedProbe{Probe: NewProbe(c, o.Dirs[i]), embedded: co.Addr == "", server: so, path: o.Path}, nil
+		}),
 		OutDir:   o.OutDir,
 		Name:     o.Name,
 		Progress: o.Progress,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 )
 
 // DefaultStopTime ends a sweep after a size whose transfer took this long.
-const DefaultStopTime = 30 * time.Second
+const DefaultStopTime = probes.DefaultStopTime
 
 // SweepOptions say what `lvsperf probe lpd` measures. The zero value sweeps
 // jobs of 2^0 … 2^20 bytes to the "null" queue of an embedded server that
@@ -75,15 +76,13 @@ func StartServer(o Options, spool bool) paths.StartServer {
 // Sweep measures print jobs of 2^MinExp … 2^MaxExp bytes and saves the run
 // as it goes.
 func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
-	if o.MaxExp == 0 && o.MinExp == 0 {
-		o.MaxExp = 20
-	}
-	sizes, err := timing.PowersOfTwo(o.MinExp, o.MaxExp)
+	sizes, maxExp, err := probes.SweepSizes(o.MinExp, o.MaxExp)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("lpd sweep: %w", err)
 	}
-	if o.Host != "" && o.Path.Via == paths.Director {
-		return runner.Result{}, errors.New("lpd sweep: --via director starts its own servers behind the director: omit --host")
+	o.MaxExp = maxExp
+	if err := probes.CheckPath("lpd", o.Host, o.Path); err != nil {
+		return runner.Result{}, err
 	}
 	if o.Probe.Queue == "" {
 		o.Probe.Queue = DefaultQueue
@@ -100,22 +99,18 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	topts := o.Timing
 	topts.Sizes = sizes
 	if topts.StopTime == 0 {
-		// The core stops after a 1 s transfer by default; a real lpd
-		// copy can cost that much at any size (the seed's rsh latency was
-		// 1.1 s), so only the budget ends these sweeps early.
 		topts.StopTime = DefaultStopTime
 	}
+	opts := probes.RunOptions(o.Host, o.MinExp, o.MaxExp, o.Timing.Budget, o.Path)
+	maps.Copy(opts, map[string]string{
+		"queue": o.Probe.Queue, "spool": strconv.FormatBool(o.Spool), "fsync": strconv.FormatBool(o.Server.Fsync),
+		"data-first": strconv.FormatBool(o.Probe.DataFirst), "reserved-port": strconv.FormatBool(o.Probe.Client.ReservedPort),
+	})
 	return runner.Run(ctx, runner.Config{
-		Probe: "lpd",
-		Options: map[string]string{
-			"host": o.Host, "queue": o.Probe.Queue, "min-exp": strconv.Itoa(o.MinExp), "max-exp": strconv.Itoa(o.MaxExp),
-			"spool": strconv.FormatBool(o.Spool), "fsync": strconv.FormatBool(o.Server.Fsync),
-			"data-first": strconv.FormatBool(o.Probe.DataFirst), "reserved-port": strconv.FormatBool(o.Probe.Client.ReservedPort),
-			"budget": o.Timing.Budget.String(), "via": string(o.Path.Via), "scheduler": o.Path.Scheduler,
-			"realservers": strconv.Itoa(o.Path.Realservers),
-		},
-		Timing: topts,
-		Legs:   []runner.Leg{{Label: "lpd job to queue " + o.Probe.Queue, Target: o.Host, Spec: o.Path, Start: StartServer(o.Server, o.Spool)}},
+		Probe:   "lpd",
+		Options: opts,
+		Timing:  topts,
+		Legs:    []runner.Leg{{Label: "lpd job to queue " + o.Probe.Queue, Target: o.Host, Spec: o.Path, Start: StartServer(o.Server, o.Spool)}},
 		Dial: func(_ context.Context, target string) (runner.Probe, error) {
 			return &sweepProbe{NewProbe(target, o.Probe), o}, nil
 		},

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 
 	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/runner"
 	"github.com/lvsperf/lvsperf/timing"
 )
@@ -52,25 +54,23 @@ func ParseDirs(s string) ([]Direction, error) {
 // Sweep measures copies of file.MinExp … file.MaxExp in each direction, one
 // series per direction, and saves the run as it goes.
 func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
-	if o.MaxExp == 0 && o.MinExp == 0 {
-		o.MaxExp = 20
-	}
 	if len(o.Dirs) == 0 {
 		o.Dirs = []Direction{Read, Write}
 	}
 	if o.MaxExp >= MaxFiles {
 		return runner.Result{}, fmt.Errorf("nfs sweep: max exponent %d: want at most %d", o.MaxExp, MaxFiles-1)
 	}
-	sizes, err := timing.PowersOfTwo(o.MinExp, o.MaxExp)
+	sizes, maxExp, err := probes.SweepSizes(o.MinExp, o.MaxExp)
 	if err != nil {
 		return runner.Result{}, err
 	}
+	o.MaxExp = maxExp
 	co := o.Client
 	if co.Addr == "" && co.MountAddr != "" {
 		return runner.Result{}, errors.New("nfs sweep: a mount address needs the NFS address too (--host)")
 	}
-	if co.Addr != "" && o.Path.Via == paths.Director {
-		return runner.Result{}, errors.New("nfs sweep: --via director starts its own servers behind the director: omit --host")
+	if err := probes.CheckPath("nfs", co.Addr, o.Path); err != nil {
+		return runner.Result{}, err
 	}
 	if _, err := o.Server.Normalize(); err != nil {
 		return runner.Result{}, err
@@ -81,34 +81,26 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	}
 	topts := o.Timing
 	topts.Sizes = sizes
-	// The runner dials the legs one after another, in order.
-	next := 0
-	dial := func(ctx context.Context, target string) (runner.Probe, error) {
-		if next >= len(o.Dirs) {
-			return nil, fmt.Errorf("nfs sweep: dialled %d times for %d directions", next+1, len(o.Dirs))
-		}
-		d := o.Dirs[next]
-		next++
-		opts := co
-		opts.Addr = target
-		c, err := Dial(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		return &ownedProbe{Probe: NewProbe(c, d), embedded: co.Addr == ""}, nil
-	}
+	opts := probes.RunOptions(co.Addr, o.MinExp, o.MaxExp, o.Timing.Budget, o.Path)
+	maps.Copy(opts, map[string]string{
+		"mount": co.MountAddr, "export": co.Export,
+		"rsize": strconv.FormatInt(int64(co.RSize), 10), "wsize": strconv.FormatInt(int64(co.WSize), 10),
+		"reserved-port": strconv.FormatBool(co.ReservedPort),
+	})
 	return runner.Run(ctx, runner.Config{
-		Probe: "nfs",
-		Options: map[string]string{
-			"host": co.Addr, "mount": co.MountAddr, "export": co.Export,
-			"min-exp": strconv.Itoa(o.MinExp), "max-exp": strconv.Itoa(o.MaxExp),
-			"rsize": strconv.FormatInt(int64(co.RSize), 10), "wsize": strconv.FormatInt(int64(co.WSize), 10),
-			"budget": o.Timing.Budget.String(), "via": string(o.Path.Via), "scheduler": o.Path.Scheduler,
-			"realservers": strconv.Itoa(o.Path.Realservers), "reserved-port": strconv.FormatBool(co.ReservedPort),
-		},
-		Timing:   topts,
-		Legs:     legs,
-		Dial:     dial,
+		Probe:   "nfs",
+		Options: opts,
+		Timing:  topts,
+		Legs:    legs,
+		Dial: probes.InOrder("nfs", len(o.Dirs), func(ctx context.Context, target string, i int) (runner.Probe, error) {
+			opts := co
+			opts.Addr = target
+			c, err := Dial(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return &ownedProbe{Probe: NewProbe(c, o.Dirs[i]), embedded: co.Addr == ""}, nil
+		}),
 		OutDir:   o.OutDir,
 		Name:     o.Name,
 		Progress: o.Progress,

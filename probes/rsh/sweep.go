@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strconv"
 	"time"
@@ -27,7 +28,7 @@ const (
 )
 
 // DefaultStopTime ends a sweep after a size whose transfer took this long.
-const DefaultStopTime = 30 * time.Second
+const DefaultStopTime = probes.DefaultStopTime
 
 // SweepOptions say what `lvsperf probe rsh` measures. The zero value sweeps
 // file.0 … file.20 into /dev/null of an embedded server reached directly,
@@ -90,21 +91,19 @@ func StartServer(o Options, spool bool) paths.StartServer {
 // Sweep measures copies of file.MinExp … file.MaxExp and saves the run as
 // it goes.
 func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
-	if o.MaxExp == 0 && o.MinExp == 0 {
-		o.MaxExp = 20
-	}
-	sizes, err := timing.PowersOfTwo(o.MinExp, o.MaxExp)
+	sizes, maxExp, err := probes.SweepSizes(o.MinExp, o.MaxExp)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("rsh sweep: %w", err)
 	}
+	o.MaxExp = maxExp
 	if o.Sink == "" {
 		o.Sink = SinkNameNull
 	}
 	if o.Sink != SinkNameNull && o.Sink != SinkNameDisk {
 		return runner.Result{}, fmt.Errorf("rsh sweep: sink %q: want %q or %q", o.Sink, SinkNameNull, SinkNameDisk)
 	}
-	if o.Host != "" && o.Path.Via == paths.Director {
-		return runner.Result{}, errors.New("rsh sweep: --via director starts its own servers behind the director: omit --host")
+	if err := probes.CheckPath("rsh", o.Host, o.Path); err != nil {
+		return runner.Result{}, err
 	}
 	if _, err := o.Server.normalize(); err != nil {
 		return runner.Result{}, fmt.Errorf("rsh sweep: %w", err)
@@ -134,22 +133,18 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	topts := o.Timing
 	topts.Sizes = sizes
 	if topts.StopTime == 0 {
-		// The core stops after a 1 s transfer by default; a real rsh
-		// copy can cost that much at any size (the seed's rsh latency was
-		// 1.1 s), so only the budget ends these sweeps early.
 		topts.StopTime = DefaultStopTime
 	}
+	opts := probes.RunOptions(o.Host, o.MinExp, o.MaxExp, o.Timing.Budget, o.Path)
+	maps.Copy(opts, map[string]string{
+		"sink": string(o.Sink), "null": string(o.Server.Null), "fsync": strconv.FormatBool(o.Server.Fsync),
+		"ports": string(copt.Ports), "no-stderr": strconv.FormatBool(copt.NoStderr), "user": copt.RemoteUser,
+	})
 	return runner.Run(ctx, runner.Config{
-		Probe: "rsh",
-		Options: map[string]string{
-			"host": o.Host, "min-exp": strconv.Itoa(o.MinExp), "max-exp": strconv.Itoa(o.MaxExp),
-			"sink": string(o.Sink), "null": string(o.Server.Null), "fsync": strconv.FormatBool(o.Server.Fsync),
-			"ports": string(copt.Ports), "no-stderr": strconv.FormatBool(copt.NoStderr), "user": copt.RemoteUser,
-			"budget": o.Timing.Budget.String(), "via": string(o.Path.Via), "scheduler": o.Path.Scheduler,
-			"realservers": strconv.Itoa(o.Path.Realservers),
-		},
-		Timing: topts,
-		Legs:   []runner.Leg{{Label: label, Target: o.Host, Spec: o.Path, Start: StartServer(srv, o.Sink == SinkNameDisk)}},
+		Probe:   "rsh",
+		Options: opts,
+		Timing:  topts,
+		Legs:    []runner.Leg{{Label: label, Target: o.Host, Spec: o.Path, Start: StartServer(srv, o.Sink == SinkNameDisk)}},
 		Dial: func(_ context.Context, target string) (runner.Probe, error) {
 			return newSweepProbe(target, o, copt), nil
 		},
