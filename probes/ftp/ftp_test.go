@@ -15,35 +15,18 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/lvsperf/lvsperf/probes"
+	"github.com/lvsperf/lvsperf/probes/internal/probetest"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
 func startServer(t *testing.T, o ServerOptions) *Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := NewServer(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close server: %v", err)
-		}
-	})
-	return s
+	return probetest.Server(t, func(ctx context.Context) (*Server, error) { return NewServer(ctx, o) })
 }
 
 func dial(t *testing.T, o ClientOptions) *Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := Dial(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return probetest.Client(t, func(ctx context.Context) (*Client, error) { return Dial(ctx, o) })
 }
 
 func readAll(t *testing.T, fs afero.Fs, name string) []byte {

@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/probes/internal/nsexec"
+	"github.com/lvsperf/lvsperf/probes/internal/probetest"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -24,12 +24,6 @@ func TestMain(m *testing.M) {
 		"ours-to-vsftpd": oursToVsftpd,
 	})
 	os.Exit(m.Run())
-}
-
-func patternBytes(n int) []byte {
-	b := make([]byte, n)
-	probes.FillFile(b, 0)
-	return b
 }
 
 // TestInteropLftp puts and gets with lftp against the embedded server, in
@@ -43,7 +37,7 @@ func TestInteropLftp(t *testing.T) {
 		s := startServer(t, ServerOptions{Storage: storage, Files: 21, User: "bench", Password: "secret"})
 		_, port, _ := net.SplitHostPort(s.Addr())
 		tmp := t.TempDir()
-		up := patternBytes(3<<20 + 7)
+		up := probetest.FileBytes(3<<20 + 7)
 		in := filepath.Join(tmp, "in")
 		if err := os.WriteFile(in, up, 0o644); err != nil {
 			t.Fatal(err)
@@ -75,7 +69,7 @@ func TestInteropLftp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(down, patternBytes(1<<20)) {
+			if !bytes.Equal(down, probetest.FileBytes(1<<20)) {
 				t.Fatalf("%s %s: lftp got %d bytes of file.20, not the server's 1 MiB", storage, mode.name, len(down))
 			}
 		}
@@ -182,7 +176,7 @@ func oursToVsftpd(dir string) error {
 			c.Close()
 			return err
 		}
-		if !bytes.Equal(got, patternBytes(n)) {
+		if !bytes.Equal(got, probetest.FileBytes(n)) {
 			c.Close()
 			return fmt.Errorf("%s: vsftpd holds %d bytes after our put of %d, not byte-identical", o.Mode(), len(got), n)
 		}

@@ -2,12 +2,12 @@ package ftp
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/lvsperf/lvsperf/paths"
-	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/probes/internal/probetest"
+	"github.com/lvsperf/lvsperf/runner"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -22,19 +22,12 @@ func TestSweepDirectAndDirector(t *testing.T) {
 		{paths.Spec{Via: paths.Director}, ClientOptions{Active: true}, ServerOptions{Storage: Disk}},
 	} {
 		out := t.TempDir()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := Sweep(ctx, SweepOptions{
-			Path: c.via, MaxExp: 12, Client: c.client, Server: c.server,
-			Timing: timing.Options{Budget: 2 * time.Second}, OutDir: out, Name: "ftp",
+		_, run := probetest.SavedRun(t, string(c.via.Via)+" "+c.client.Mode(), 30*time.Second, out, "ftp", func(ctx context.Context) (runner.Result, error) {
+			return Sweep(ctx, SweepOptions{
+				Path: c.via, MaxExp: 12, Client: c.client, Server: c.server,
+				Timing: timing.Options{Budget: 2 * time.Second}, OutDir: out, Name: "ftp",
+			})
 		})
-		cancel()
-		if err != nil {
-			t.Fatalf("%s %s: %v", c.via.Via, c.client.Mode(), err)
-		}
-		run, err := results.Load(filepath.Join(out, "ftp"+results.Extension))
-		if err != nil {
-			t.Fatal(err)
-		}
 		if !run.Complete || run.Probe != "ftp" || len(run.Series) != 2 {
 			t.Fatalf("%s: complete %v, probe %q, %d series", c.via.Via, run.Complete, run.Probe, len(run.Series))
 		}

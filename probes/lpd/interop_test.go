@@ -17,6 +17,7 @@ import (
 
 	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/probes/internal/nsexec"
+	"github.com/lvsperf/lvsperf/probes/internal/probetest"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -54,7 +55,7 @@ func rlprToOurs(dir string) error {
 	}
 	defer s.Close()
 	in := filepath.Join(dir, "file.20")
-	data := patternBytes(1 << 20)
+	data := probetest.PatternBytes(1 << 20)
 	if err := os.WriteFile(in, data, 0o644); err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package lpd
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lvsperf/lvsperf/probes"
+	"github.com/lvsperf/lvsperf/probes/internal/probetest"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -29,29 +29,6 @@ func startServer(t *testing.T, o Options) *Server {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-func testCtx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 500; i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
-func patternBytes(n timing.Bytes) []byte {
-	var b bytes.Buffer
-	io.Copy(&b, probes.NewPattern(n))
-	return b.Bytes()
 }
 
 func spoolNames(t *testing.T, dir string) []string {
@@ -70,18 +47,18 @@ func spoolNames(t *testing.T, dir string) []string {
 func TestDiscardQueue(t *testing.T) {
 	s := startServer(t, Options{})
 	for _, first := range []bool{false, true} {
-		if err := Send(testCtx(t), s.Addr(), Job{Number: 7, Data: probes.NewPattern(1 << 20), Size: 1 << 20, DataFirst: first}, ClientOptions{}); err != nil {
+		if err := Send(probetest.Context(t), s.Addr(), Job{Number: 7, Data: probes.NewPattern(1 << 20), Size: 1 << 20, DataFirst: first}, ClientOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := Send(testCtx(t), s.Addr(), Job{Number: 8, Size: 0}, ClientOptions{}); err != nil {
+	if err := Send(probetest.Context(t), s.Addr(), Job{Number: 8, Size: 0}, ClientOptions{}); err != nil {
 		t.Fatalf("empty job: %v", err)
 	}
 	st := s.Stats()
 	if st.Jobs != 3 || st.Bytes != 2<<20 || st.Failed != 0 || st.Refused != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	out, err := Command(testCtx(t), s.Addr(), QueueShort, "null")
+	out, err := Command(probetest.Context(t), s.Addr(), QueueShort, "null")
 	if err != nil || !strings.Contains(out, "no entries") {
 		t.Fatalf("queue state %q, %v", out, err)
 	}
@@ -90,9 +67,9 @@ func TestDiscardQueue(t *testing.T) {
 func TestSpoolHoldListRemovePrint(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, Options{Queue: "disk", SpoolDir: dir, Hold: true, Fsync: true})
-	data := patternBytes(300_001)
+	data := probetest.PatternBytes(300_001)
 	for i, u := range []string{"alice", "bob"} {
-		if err := Send(testCtx(t), s.Addr(), Job{Queue: "disk", Host: "client", User: u, Name: "job-" + u, Number: 100 + i, Data: bytes.NewReader(data), Size: timing.Bytes(len(data))}, ClientOptions{}); err != nil {
+		if err := Send(probetest.Context(t), s.Addr(), Job{Queue: "disk", Host: "client", User: u, Name: "job-" + u, Number: 100 + i, Data: bytes.NewReader(data), Size: timing.Bytes(len(data))}, ClientOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -102,15 +79,15 @@ func TestSpoolHoldListRemovePrint(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "dfA100client")); !bytes.Equal(b, data) {
 		t.Fatalf("spooled data differs: %d bytes, want %d", len(b), len(data))
 	}
-	out, err := Command(testCtx(t), s.Addr(), QueueShort, "disk")
+	out, err := Command(probetest.Context(t), s.Addr(), QueueShort, "disk")
 	if err != nil || !strings.Contains(out, "alice") || !strings.Contains(out, "job-bob") || !strings.Contains(out, "300001 bytes") {
 		t.Fatalf("queue state %q, %v", out, err)
 	}
 	// bob may not remove alice's job; alice may.
-	if out, _ := Command(testCtx(t), s.Addr(), RemoveJobs, "disk", "bob", "100"); out != "" {
+	if out, _ := Command(probetest.Context(t), s.Addr(), RemoveJobs, "disk", "bob", "100"); out != "" {
 		t.Fatalf("bob removed %q", out)
 	}
-	out, err = Command(testCtx(t), s.Addr(), RemoveJobs, "disk", "alice", "100")
+	out, err = Command(probetest.Context(t), s.Addr(), RemoveJobs, "disk", "alice", "100")
 	if err != nil || !strings.Contains(out, "cfA100client dequeued") {
 		t.Fatalf("remove: %q, %v", out, err)
 	}
@@ -118,10 +95,10 @@ func TestSpoolHoldListRemovePrint(t *testing.T) {
 		t.Fatalf("spool holds %q after removal", got)
 	}
 	// Print waiting jobs: bob's goes to /dev/null and leaves the queue.
-	if _, err := Command(testCtx(t), s.Addr(), PrintWaiting, "disk"); err != nil {
+	if _, err := Command(probetest.Context(t), s.Addr(), PrintWaiting, "disk"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the printer", func() bool { return s.Stats().Printed == 1 })
+	probetest.WaitFor(t, "the printer", func() bool { return s.Stats().Printed == 1 })
 	if got := spoolNames(t, dir); len(got) != 0 {
 		t.Fatalf("spool holds %q after printing", got)
 	}
@@ -132,11 +109,11 @@ func TestSpoolPrintsWithoutHold(t *testing.T) {
 	s := startServer(t, Options{SpoolDir: dir})
 	p := NewProbe(s.Addr(), ProbeOptions{})
 	for range 20 {
-		if _, err := p.Transfer(testCtx(t), 4096); err != nil {
+		if _, err := p.Transfer(probetest.Context(t), 4096); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "20 printed jobs", func() bool { return s.Stats().Printed == 20 })
+	probetest.WaitFor(t, "20 printed jobs", func() bool { return s.Stats().Printed == 20 })
 	if got := spoolNames(t, dir); len(got) != 0 {
 		t.Fatalf("spool holds %q after printing", got)
 	}
@@ -144,7 +121,7 @@ func TestSpoolPrintsWithoutHold(t *testing.T) {
 
 func TestUnknownQueueRefused(t *testing.T) {
 	s := startServer(t, Options{})
-	err := Send(testCtx(t), s.Addr(), Job{Queue: "nosuch", Size: 1, Data: strings.NewReader("x")}, ClientOptions{})
+	err := Send(probetest.Context(t), s.Addr(), Job{Queue: "nosuch", Size: 1, Data: strings.NewReader("x")}, ClientOptions{})
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "unknown queue") {
 		t.Fatalf("got %v, want a refusal naming the unknown queue", err)
 	}
@@ -233,11 +210,11 @@ func TestGarbageRefused(t *testing.T) {
 	}
 	c.Close()
 
-	waitFor(t, "every connection to end", func() bool { return s.Stats().Accepted == int64(11+4+3+1) })
-	if err := Send(testCtx(t), s.Addr(), Job{Host: "host", Number: 1, Data: strings.NewReader("fine"), Size: 4}, ClientOptions{}); err != nil {
+	probetest.WaitFor(t, "every connection to end", func() bool { return s.Stats().Accepted == int64(11+4+3+1) })
+	if err := Send(probetest.Context(t), s.Addr(), Job{Host: "host", Number: 1, Data: strings.NewReader("fine"), Size: 4}, ClientOptions{}); err != nil {
 		t.Fatalf("the server stopped serving after garbage: %v", err)
 	}
-	waitFor(t, "the good job to print", func() bool { return s.Stats().Printed == 1 })
+	probetest.WaitFor(t, "the good job to print", func() bool { return s.Stats().Printed == 1 })
 	if got := spoolNames(t, dir); len(got) != 0 {
 		t.Fatalf("garbage left %q in the spool", got)
 	}
@@ -292,9 +269,9 @@ func TestTruncatedAndDroppedJobsLeaveNothing(t *testing.T) {
 	io.WriteString(c2, "\x01\n")
 	c2.Close()
 
-	waitFor(t, "three failed jobs and the aborted one", func() bool { return s.Stats().Failed == 3 && s.Stats().Accepted == 4 })
-	waitFor(t, "the spool to empty", func() bool { return len(spoolNames(t, dir)) == 0 })
-	if err := Send(testCtx(t), s.Addr(), Job{Host: "host", Number: 5, Data: strings.NewReader("whole"), Size: 5}, ClientOptions{}); err != nil {
+	probetest.WaitFor(t, "three failed jobs and the aborted one", func() bool { return s.Stats().Failed == 3 && s.Stats().Accepted == 4 })
+	probetest.WaitFor(t, "the spool to empty", func() bool { return len(spoolNames(t, dir)) == 0 })
+	if err := Send(probetest.Context(t), s.Addr(), Job{Host: "host", Number: 5, Data: strings.NewReader("whole"), Size: 5}, ClientOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(spoolNames(t, dir), " "); got != "cfA005host dfA005host" {
@@ -305,7 +282,7 @@ func TestTruncatedAndDroppedJobsLeaveNothing(t *testing.T) {
 func TestProbeSweep(t *testing.T) {
 	s := startServer(t, Options{})
 	sizes, _ := timing.PowersOfTwo(0, 16)
-	ser, err := timing.Sweep(testCtx(t), NewProbe(s.Addr(), ProbeOptions{}), timing.Options{Sizes: sizes, Budget: 2 * time.Second}, nil)
+	ser, err := timing.Sweep(probetest.Context(t), NewProbe(s.Addr(), ProbeOptions{}), timing.Options{Sizes: sizes, Budget: 2 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

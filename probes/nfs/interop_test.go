@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/probes/internal/nsexec"
+	"github.com/lvsperf/lvsperf/probes/internal/probetest"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -36,13 +36,6 @@ func lookPath(t *testing.T, name string) string {
 		nsexec.Unavailable(t, fmt.Sprintf("%s is not installed (%v); apt-get install libnfs-utils nfs-ganesha nfs-ganesha-vfs rpcbind", name, err))
 	}
 	return p
-}
-
-// patternBytes returns n bytes of probes.FillFile.
-func patternBytes(n int) []byte {
-	b := make([]byte, n)
-	probes.FillFile(b, 0)
-	return b
 }
 
 // libnfsURL is how libnfs reaches the embedded server: one port for MOUNT
@@ -69,7 +62,7 @@ func TestInteropNFSCp(t *testing.T) {
 		}
 	}
 	// Up: a size that is not a multiple of any transfer size.
-	up := patternBytes(3<<20 + 7)
+	up := probetest.FileBytes(3<<20 + 7)
 	in := filepath.Join(tmp, "in")
 	if err := os.WriteFile(in, up, 0o644); err != nil {
 		t.Fatal(err)
@@ -89,7 +82,7 @@ func TestInteropNFSCp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := patternBytes(1 << 20); !bytes.Equal(got, want) {
+	if want := probetest.FileBytes(1 << 20); !bytes.Equal(got, want) {
 		t.Fatalf("nfs-cp down: got %d bytes, want %d of Pattern", len(got), len(want))
 	}
 	// Our client reads what nfs-cp wrote.
@@ -183,14 +176,14 @@ func oursToGanesha(dir string) error {
 	if err != nil {
 		return err
 	}
-	if !bytes.Equal(got, patternBytes(n)) {
+	if !bytes.Equal(got, probetest.FileBytes(n)) {
 		return fmt.Errorf("ganesha holds %d bytes after our write of %d, not byte-identical", len(got), n)
 	}
 	if _, err := c.Read(ctx, "up.bin", n); err != nil {
 		return err
 	}
 	// A file Ganesha's disk holds, read by us.
-	if err := os.WriteFile(filepath.Join(export, "file.16"), patternBytes(1<<16), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(export, "file.16"), probetest.FileBytes(1<<16), 0o644); err != nil {
 		return err
 	}
 	if _, err := c.Read(ctx, "file.16", 1<<16); err != nil {

@@ -2,31 +2,24 @@ package nfs
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/lvsperf/lvsperf/paths"
-	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/probes/internal/probetest"
+	"github.com/lvsperf/lvsperf/runner"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
 func TestSweepDirectAndDirector(t *testing.T) {
 	for _, via := range []paths.Spec{{Via: paths.Direct}, {Via: paths.Director, Realservers: 2}} {
 		out := t.TempDir()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		res, err := Sweep(ctx, SweepOptions{
-			Path: via, MinExp: 0, MaxExp: 12, Client: ClientOptions{RSize: 4096, WSize: 4096},
-			Timing: timing.Options{Budget: 2 * time.Second}, OutDir: out, Name: "nfs",
+		res, run := probetest.SavedRun(t, string(via.Via), 30*time.Second, out, "nfs", func(ctx context.Context) (runner.Result, error) {
+			return Sweep(ctx, SweepOptions{
+				Path: via, MinExp: 0, MaxExp: 12, Client: ClientOptions{RSize: 4096, WSize: 4096},
+				Timing: timing.Options{Budget: 2 * time.Second}, OutDir: out, Name: "nfs",
+			})
 		})
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: %v", via.Via, err)
-		}
-		run, err := results.Load(filepath.Join(out, "nfs"+results.Extension))
-		if err != nil {
-			t.Fatal(err)
-		}
 		if !run.Complete || run.Probe != "nfs" || len(run.Series) != 2 {
 			t.Fatalf("%s: complete %v, probe %q, %d series; want a complete nfs run with read and write", via.Via, run.Complete, run.Probe, len(run.Series))
 		}

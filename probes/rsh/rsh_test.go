@@ -3,7 +3,6 @@ package rsh
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lvsperf/lvsperf/probes"
+	"github.com/lvsperf/lvsperf/probes/internal/probetest"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -33,31 +33,13 @@ func startServer(t *testing.T, o Options) *Server {
 	return s
 }
 
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
-// waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 500; i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func TestCopyToNull(t *testing.T) {
 	for _, mode := range []NullMode{NullMemory, NullDevNull} {
 		t.Run(string(mode), func(t *testing.T) {
 			s := startServer(t, Options{Null: mode})
 			for _, stderr := range []bool{true, false} {
 				n := timing.Bytes(3<<20 + 17)
-				res, err := Exec(ctx(t), s.Addr(), "cat > /dev/null", probes.NewPattern(n), ClientOptions{NoStderr: !stderr})
+				res, err := Exec(probetest.Context(t), s.Addr(), "cat > /dev/null", probes.NewPattern(n), ClientOptions{NoStderr: !stderr})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -65,7 +47,7 @@ func TestCopyToNull(t *testing.T) {
 					t.Fatalf("sent %d of %d, stdout %q, stderr %q", res.Sent, n, res.Stdout, res.Stderr)
 				}
 			}
-			waitFor(t, "two completed copies", func() bool { return s.Stats().Completed == 2 })
+			probetest.WaitFor(t, "two completed copies", func() bool { return s.Stats().Completed == 2 })
 			if st := s.Stats(); st.Bytes != 2*(3<<20+17) || st.Failed != 0 || st.Refused != 0 {
 				t.Fatalf("stats %+v", st)
 			}
@@ -80,11 +62,11 @@ func TestCopyToSpool(t *testing.T) {
 		var want bytes.Buffer
 		io.Copy(&want, probes.NewPattern(200_001))
 		for _, cmd := range []string{"cat > file.17", "(cd /usr; cat > file.18)", "cd usr/local && cat >file.19"} {
-			if _, err := Exec(ctx(t), s.Addr(), cmd, bytes.NewReader(want.Bytes()), ClientOptions{}); err != nil {
+			if _, err := Exec(probetest.Context(t), s.Addr(), cmd, bytes.NewReader(want.Bytes()), ClientOptions{}); err != nil {
 				t.Fatalf("%s: %v", cmd, err)
 			}
 		}
-		waitFor(t, "three copies", func() bool { return s.Stats().Completed == 3 })
+		probetest.WaitFor(t, "three copies", func() bool { return s.Stats().Completed == 3 })
 		for _, name := range []string{"file.17", "file.18", "file.19"} {
 			got, err := os.ReadFile(filepath.Join(dir, name))
 			if err != nil || !bytes.Equal(got, want.Bytes()) {
@@ -119,16 +101,16 @@ func TestRefusesAnythingElse(t *testing.T) {
 		"(cd ../..; cat > x)", "(cd /usr/../..; cat > x)", "cat > x; rm -rf /", "cat > `id`",
 		"(cat > x", "cat > x && reboot", "cat >> x", "cat > $HOME", "",
 	} {
-		_, err := Exec(ctx(t), s.Addr(), cmd, strings.NewReader("data"), ClientOptions{})
+		_, err := Exec(probetest.Context(t), s.Addr(), cmd, strings.NewReader("data"), ClientOptions{})
 		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "refused") {
 			t.Errorf("%q: got %v, want a refusal", cmd, err)
 		}
 	}
 	// The server keeps serving.
-	if _, err := Exec(ctx(t), s.Addr(), "cat > ok", strings.NewReader("data"), ClientOptions{}); err != nil {
+	if _, err := Exec(probetest.Context(t), s.Addr(), "cat > ok", strings.NewReader("data"), ClientOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the good copy", func() bool { return s.Stats().Completed == 1 })
+	probetest.WaitFor(t, "the good copy", func() bool { return s.Stats().Completed == 1 })
 	assertOnly(t, dir, "ok")
 	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape")); err == nil {
 		t.Fatal("a file escaped the spool directory")
@@ -137,7 +119,7 @@ func TestRefusesAnythingElse(t *testing.T) {
 
 func TestNoSpoolRefusesFiles(t *testing.T) {
 	s := startServer(t, Options{})
-	_, err := Exec(ctx(t), s.Addr(), "cat > x", strings.NewReader("data"), ClientOptions{})
+	_, err := Exec(probetest.Context(t), s.Addr(), "cat > x", strings.NewReader("data"), ClientOptions{})
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "no spool directory") {
 		t.Fatalf("got %v, want a refusal naming the missing spool directory", err)
 	}
@@ -149,7 +131,7 @@ func TestUnreservedPortRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, err = Exec(ctx(t), s.Addr(), "cat > /dev/null", strings.NewReader("x"), ClientOptions{Ports: PortAny})
+	_, err = Exec(probetest.Context(t), s.Addr(), "cat > /dev/null", strings.NewReader("x"), ClientOptions{Ports: PortAny})
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "not reserved") {
 		t.Fatalf("got %v, want a refusal of the unreserved source port", err)
 	}
@@ -159,7 +141,7 @@ func TestUnreservedPortRefused(t *testing.T) {
 // channel, returning the connection and the status byte.
 func rawRequest(t *testing.T, addr, cmd string) (*net.TCPConn, byte) {
 	t.Helper()
-	c, err := dial(ctx(t), nil, addr, PortAuto)
+	c, err := dial(probetest.Context(t), nil, addr, PortAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +166,7 @@ func TestDroppedMidTransferLeavesNoFile(t *testing.T) {
 	c.Write(bytes.Repeat([]byte("x"), 100_000))
 	c.SetLinger(0)
 	c.Close()
-	waitFor(t, "the reset copy to fail", func() bool { return s.Stats().Failed == 1 })
+	probetest.WaitFor(t, "the reset copy to fail", func() bool { return s.Stats().Failed == 1 })
 
 	// A client that goes away with a FIN: its stderr channel closes
 	// before its data ends.
@@ -193,7 +175,7 @@ func TestDroppedMidTransferLeavesNoFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer errLn.Close()
-	c2, err := dial(ctx(t), nil, s.Addr(), PortAuto)
+	c2, err := dial(probetest.Context(t), nil, s.Addr(), PortAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +183,7 @@ func TestDroppedMidTransferLeavesNoFile(t *testing.T) {
 	port := errLn.Addr().(*net.TCPAddr).Port
 	if os.Geteuid() == 0 {
 		// Our server wants a reserved stderr port from a root client.
-		l, err := probes.ListenReserved(ctx(t), net.IPv4(127, 0, 0, 1), probes.RcmdLow, probes.RcmdHigh)
+		l, err := probes.ListenReserved(probetest.Context(t), net.IPv4(127, 0, 0, 1), probes.RcmdLow, probes.RcmdHigh)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,13 +205,13 @@ func TestDroppedMidTransferLeavesNoFile(t *testing.T) {
 	ec.Close()
 	time.Sleep(20 * time.Millisecond)
 	c2.Close()
-	waitFor(t, "the vanished client's copy to fail", func() bool { return s.Stats().Failed == 2 })
+	probetest.WaitFor(t, "the vanished client's copy to fail", func() bool { return s.Stats().Failed == 2 })
 
 	// The server keeps serving and the spool holds only complete files.
-	if _, err := Exec(ctx(t), s.Addr(), "cat > whole", probes.NewPattern(1000), ClientOptions{}); err != nil {
+	if _, err := Exec(probetest.Context(t), s.Addr(), "cat > whole", probes.NewPattern(1000), ClientOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the whole copy", func() bool { return s.Stats().Completed == 1 })
+	probetest.WaitFor(t, "the whole copy", func() bool { return s.Stats().Completed == 1 })
 	assertOnly(t, dir, "whole")
 }
 
@@ -243,7 +225,7 @@ func TestGarbageRequests(t *testing.T) {
 		"binary user":       "0\x00r\x01t\x00root\x00cat > /dev/null\x00",
 	}
 	for name, req := range cases {
-		c, err := dial(ctx(t), nil, s.Addr(), PortAuto)
+		c, err := dial(probetest.Context(t), nil, s.Addr(), PortAuto)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +240,7 @@ func TestGarbageRequests(t *testing.T) {
 	// A truncated request and a silent client are dropped after the
 	// handshake timeout.
 	for _, req := range []string{"0\x00ro", ""} {
-		c, err := dial(ctx(t), nil, s.Addr(), PortAuto)
+		c, err := dial(probetest.Context(t), nil, s.Addr(), PortAuto)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +253,7 @@ func TestGarbageRequests(t *testing.T) {
 			t.Errorf("truncated request %q: %v after %v; want the server to close within its timeout", req, err, time.Since(t0))
 		}
 	}
-	if _, err := Exec(ctx(t), s.Addr(), "cat > /dev/null", strings.NewReader("x"), ClientOptions{}); err != nil {
+	if _, err := Exec(probetest.Context(t), s.Addr(), "cat > /dev/null", strings.NewReader("x"), ClientOptions{}); err != nil {
 		t.Fatalf("the server stopped serving after garbage: %v", err)
 	}
 }
@@ -281,7 +263,7 @@ func TestProbeSweep(t *testing.T) {
 	// 512 reserved ports in TIME_WAIT.
 	s := startServer(t, Options{Null: NullMemory, AllowUnreserved: true})
 	sizes, _ := timing.PowersOfTwo(0, 16)
-	ser, err := timing.Sweep(ctx(t), NewProbe(s.Addr(), ProbeOptions{Client: ClientOptions{Ports: PortAny}}), timing.Options{Sizes: sizes, Budget: 2 * time.Second}, nil)
+	ser, err := timing.Sweep(probetest.Context(t), NewProbe(s.Addr(), ProbeOptions{Client: ClientOptions{Ports: PortAny}}), timing.Options{Sizes: sizes, Budget: 2 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
