@@ -39,9 +39,9 @@ type variant struct {
 var directorVariants = []variant{
 	{name: "director", desc: "embed defaults (splice through the runtime poller)"},
 	{name: "director-blocking", desc: "blocking splice on a thread per direction (BlockingConns 64)", opts: proxy.Options{BlockingConns: 64}},
-	{name: "director-iocopy", desc: "io.Copy between the raw conns (Go's own splice)", opts: proxy.Options{Copy: proxy.CopyIOCopy}},
+	{name: "director-iocopy", desc: "standard library throughout: AcceptTCP, net.Dialer, io.Copy (Go's own splice)", opts: proxy.Options{Copy: proxy.CopyIOCopy}},
 	{name: "director-proc", desc: "embed defaults", process: true},
-	{name: "director-proc-iocopy", desc: "io.Copy between the raw conns", process: true, opts: proxy.Options{Copy: proxy.CopyIOCopy}},
+	{name: "director-proc-iocopy", desc: "standard library throughout (AcceptTCP, net.Dialer, io.Copy)", process: true, opts: proxy.Options{Copy: proxy.CopyIOCopy}},
 }
 
 func variantNamed(name string) (variant, bool) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -22,8 +21,9 @@ const (
 	// pooled pipe per direction, integrated with the runtime poller, and
 	// counts every splice into the pipe as one packet.
 	CopySplice CopyMode = iota
-	// CopyIOCopy uses io.Copy between the raw *net.TCPConn legs (which also
-	// splices on Linux) in chunks of ChunkBytes; it counts one packet per
+	// CopyIOCopy uses the standard library throughout: net.Dialer for the
+	// realserver and io.Copy between the *net.TCPConn legs (which also
+	// splices on Linux) in chunks of PipeBytes; it counts one packet per
 	// chunk, so its packet counts are coarse. Kept for comparison.
 	CopyIOCopy
 )
@@ -279,18 +279,18 @@ type connSet struct {
 type connShard struct {
 	mu     sync.Mutex
 	closed bool
-	m      map[uint64]net.Conn
+	m      map[uint64]*leg
 }
 
 func (s *connSet) init() {
 	for i := range s.shards {
-		s.shards[i].m = map[uint64]net.Conn{}
+		s.shards[i].m = map[uint64]*leg{}
 	}
 }
 
 // add registers c and returns its id, or false when the set was closed
 // (the caller must then close c itself).
-func (s *connSet) add(c net.Conn) (uint64, bool) {
+func (s *connSet) add(c *leg) (uint64, bool) {
 	id := s.next.Add(1)
 	sh := &s.shards[id%uint64(len(s.shards))]
 	sh.mu.Lock()
@@ -315,16 +315,12 @@ func (s *connSet) closeAll() {
 		sh.mu.Lock()
 		sh.closed = true
 		m := sh.m
-		sh.m = map[uint64]net.Conn{}
+		sh.m = map[uint64]*leg{}
 		sh.mu.Unlock()
 		for _, c := range m {
 			// Shut down rather than close: the connection's goroutines
 			// close it once they are out of any blocking call on it.
-			if tc, ok := c.(*net.TCPConn); ok {
-				shutdown(tc)
-			} else {
-				c.Close()
-			}
+			c.shutdown()
 		}
 	}
 }

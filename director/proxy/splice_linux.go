@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -90,57 +89,125 @@ func (pp *pipePool) close() {
 	}
 }
 
+// smallBytes is the buffer a direction starts with: a connection that
+// moves only a few bytes (a request and its answer) is relayed with plain
+// read and write through it, which costs less than two splices and a pipe.
+// The first read that fills it switches the direction to splice for good.
+const smallBytes = 2048
+
+var smallBufs = sync.Pool{New: func() any { return new([smallBytes]byte) }}
+
 // spliceState holds one direction's loop state so the poller callbacks are
 // allocated once per connection, not once per chunk.
 type spliceState struct {
 	p        *pipe
+	buf      *[smallBytes]byte // until the first full read, then nil
+	off, end int               // the part of buf still to write
 	inPipe   int
 	n        int64
 	err      error
-	readFn   func(fd uintptr) bool
-	writeFn  func(fd uintptr) bool
 	chunkMax int
 }
 
-// splice moves src to dst through a pooled pipe until src's EOF (nil) or an
-// error, counting each splice into the pipe as one packet.
-func (pp *pipePool) splice(dst, src *net.TCPConn, count func(bytes, packets int64)) error {
-	rc, err := src.SyscallConn()
-	if err != nil {
-		return err
+func (s *spliceState) readSmall(fd uintptr) bool {
+	for {
+		var n int
+		n, s.err = unix.Read(int(fd), s.buf[:])
+		s.n = int64(max(n, 0))
+		if s.err != unix.EINTR {
+			break
+		}
 	}
-	wc, err := dst.SyscallConn()
-	if err != nil {
-		return err
+	return s.err != unix.EAGAIN
+}
+
+func (s *spliceState) writeSmall(fd uintptr) bool {
+	for {
+		var n int
+		n, s.err = unix.Write(int(fd), s.buf[s.off:s.end])
+		s.n = int64(max(n, 0))
+		if s.err != unix.EINTR {
+			break
+		}
+	}
+	return s.err != unix.EAGAIN
+}
+
+func (s *spliceState) readPipe(fd uintptr) bool {
+	for {
+		s.n, s.err = unix.Splice(int(fd), nil, s.p.w, nil, s.chunkMax, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+		if s.err != unix.EINTR {
+			break
+		}
+	}
+	// EAGAIN: the socket has nothing (the pipe is empty on entry), so
+	// let the poller wait for it to become readable.
+	return s.err != unix.EAGAIN
+}
+
+func (s *spliceState) writePipe(fd uintptr) bool {
+	for {
+		s.n, s.err = unix.Splice(s.p.r, nil, int(fd), nil, s.inPipe, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+		if s.err != unix.EINTR {
+			break
+		}
+	}
+	return s.err != unix.EAGAIN
+}
+
+// splice moves src to dst until src's EOF (nil) or an error, counting each
+// read from the socket as one packet: first through a small pooled buffer,
+// then, once a read fills it, through a pooled pipe.
+func (pp *pipePool) splice(dst, src *leg, count func(bytes, packets int64)) error {
+	rc, wc := src.rc, dst.rc
+	s := &spliceState{buf: smallBufs.Get().(*[smallBytes]byte)}
+	readFn, writeFn := s.readSmall, s.writeSmall
+	defer func() {
+		if s.buf != nil {
+			smallBufs.Put(s.buf)
+		}
+		if s.p != nil {
+			pp.put(s.p, s.inPipe == 0)
+		}
+	}()
+	for s.buf != nil {
+		if err := rc.Read(readFn); err != nil {
+			return err
+		}
+		if s.err != nil {
+			return fmt.Errorf("read from socket: %w", s.err)
+		}
+		if s.n == 0 {
+			return nil // EOF
+		}
+		count(s.n, 1)
+		s.off, s.end = 0, int(s.n)
+		for s.off < s.end {
+			if err := wc.Write(writeFn); err != nil {
+				return err
+			}
+			if s.err != nil {
+				return fmt.Errorf("write to socket: %w", s.err)
+			}
+			if s.n == 0 {
+				return errors.New("write to socket moved nothing: the peer is gone")
+			}
+			s.off += int(s.n)
+		}
+		if s.end == smallBytes {
+			// Bulk data: splice from now on.
+			smallBufs.Put(s.buf)
+			s.buf = nil
+		}
 	}
 	p, err := pp.get()
 	if err != nil {
 		return err
 	}
-	s := &spliceState{p: p, chunkMax: p.size}
-	s.readFn = func(fd uintptr) bool {
-		for {
-			s.n, s.err = unix.Splice(int(fd), nil, s.p.w, nil, s.chunkMax, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
-			if s.err != unix.EINTR {
-				break
-			}
-		}
-		// EAGAIN: the socket has nothing (the pipe is empty on entry), so
-		// let the poller wait for it to become readable.
-		return s.err != unix.EAGAIN
-	}
-	s.writeFn = func(fd uintptr) bool {
-		for {
-			s.n, s.err = unix.Splice(s.p.r, nil, int(fd), nil, s.inPipe, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
-			if s.err != unix.EINTR {
-				break
-			}
-		}
-		return s.err != unix.EAGAIN
-	}
-	defer func() { pp.put(s.p, s.inPipe == 0) }()
+	s.p, s.chunkMax = p, p.size
+	readFn, writeFn = s.readPipe, s.writePipe
 	for {
-		if err := rc.Read(s.readFn); err != nil {
+		if err := rc.Read(readFn); err != nil {
 			return err
 		}
 		if s.err != nil {
@@ -152,7 +219,7 @@ func (pp *pipePool) splice(dst, src *net.TCPConn, count func(bytes, packets int6
 		count(s.n, 1)
 		s.inPipe = int(s.n)
 		for s.inPipe > 0 {
-			if err := wc.Write(s.writeFn); err != nil {
+			if err := wc.Write(writeFn); err != nil {
 				return err
 			}
 			if s.err != nil {
@@ -169,11 +236,8 @@ func (pp *pipePool) splice(dst, src *net.TCPConn, count func(bytes, packets int6
 // sockFD returns c's descriptor after switching it to blocking mode. The
 // caller must not use it once c may be closed: the relay closes only after
 // both directions are done.
-func sockFD(c *net.TCPConn) (int, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
+func sockFD(c *leg) (int, error) {
+	rc := c.rc
 	fd := -1
 	var serr error
 	if err := rc.Control(func(f uintptr) {
@@ -191,7 +255,7 @@ func sockFD(c *net.TCPConn) (int, error) {
 // spliceBlocking is splice with blocking sockets and pipe: the thread
 // sleeps in the kernel until data comes, with no poller round trip.
 // shutdown(2) on either socket wakes it.
-func (pp *pipePool) spliceBlocking(dst, src *net.TCPConn, count func(bytes, packets int64)) error {
+func (pp *pipePool) spliceBlocking(dst, src *leg, count func(bytes, packets int64)) error {
 	sfd, err := sockFD(src)
 	if err != nil {
 		return err

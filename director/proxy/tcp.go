@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync/atomic"
 	"syscall"
 
@@ -13,7 +14,7 @@ import (
 )
 
 type tcpListener struct {
-	ln *net.TCPListener
+	ln io.Closer
 }
 
 func (l *tcpListener) close() error { return l.ln.Close() }
@@ -32,77 +33,82 @@ func (p *Proxy) listenTCP(addr netip.AddrPort) (listener, netip.AddrPort, error)
 		// Keep the service's own (wildcard) address as the VIP.
 		bound = netip.AddrPortFrom(addr.Addr(), bound.Port())
 	}
+	accept, closer := acceptStd(ln), io.Closer(ln)
+	if hasRawSockets && p.opts.Copy != CopyIOCopy {
+		if accept, closer, err = acceptRaw(ln); err != nil {
+			return nil, netip.AddrPort{}, fmt.Errorf("listen tcp %s: %w", addr, err)
+		}
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.acceptLoop(ln, bound)
+		p.acceptLoop(accept, bound)
 	}()
-	return &tcpListener{ln: ln}, bound, nil
+	return &tcpListener{ln: closer}, bound, nil
 }
 
-func (p *Proxy) acceptLoop(ln *net.TCPListener, vip netip.AddrPort) {
+func (p *Proxy) acceptLoop(accept func() (*leg, netip.AddrPort, error), vip netip.AddrPort) {
 	for {
-		c, err := ln.AcceptTCP()
+		c, caddr, err := accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || p.ctx.Err() != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) || p.ctx.Err() != nil {
 				return
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-				// Out of descriptors: keep serving the connections we
-				// have rather than spinning; the listener stays open.
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED) {
+				// Out of descriptors, or a client gone before its turn:
+				// keep serving; the listener stays open.
 				continue
 			}
 			return
 		}
-		p.spawn(func() { p.serveTCP(c, vip) })
+		p.spawn(func() { p.serveTCP(c, caddr, vip) })
+	}
+}
+
+// acceptStd accepts with the standard library (CopyIOCopy, and off Linux).
+func acceptStd(ln *net.TCPListener) func() (*leg, netip.AddrPort, error) {
+	return func() (*leg, netip.AddrPort, error) {
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			return nil, netip.AddrPort{}, err
+		}
+		l, err := tcpLeg(c)
+		if err != nil {
+			c.Close()
+			return nil, netip.AddrPort{}, err
+		}
+		return l, c.RemoteAddr().(*net.TCPAddr).AddrPort(), nil
 	}
 }
 
 // serveTCP schedules, dials and relays one client connection.
-func (p *Proxy) serveTCP(client *net.TCPConn, vip netip.AddrPort) {
+func (p *Proxy) serveTCP(client *leg, caddr netip.AddrPort, vip netip.AddrPort) {
 	cid, ok := p.conns.add(client)
 	if !ok {
-		client.Close()
+		client.close()
 		return
 	}
 	defer p.conns.remove(cid)
-	caddr := client.RemoteAddr().(*net.TCPAddr).AddrPort()
 	flow, err := p.picker.Connect(dataplane.TCP, vip, caddr)
 	if err != nil {
 		// No service or no realserver: refuse with a reset, the nearest a
 		// socket-terminating proxy gets to IPVS's ICMP port unreachable.
 		p.stats.refused.Add(1)
-		client.SetLinger(0)
-		client.Close()
+		client.resetOnClose()
+		client.close()
 		return
 	}
-	d := net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: -1}
-	var bc net.Conn
-	if dest := flow.Dest(); dest == vip || (vip.Addr().IsUnspecified() && dest.Port() == vip.Port() && dest.Addr().IsLoopback()) {
-		// A realserver that is the virtual service itself would make the
-		// proxy dial itself without end.
-		err = fmt.Errorf("realserver %s is the virtual service %s itself", dest, vip)
-	} else {
-		bc, err = d.DialContext(p.ctx, "tcp", dest.String())
-	}
+	backend, bid, err := p.dial(flow.Dest(), vip)
 	if err != nil {
 		p.stats.dialFailed.Add(1)
 		flow.Event(dataplane.DialFailed)
 		flow.Event(dataplane.Closed)
-		client.SetLinger(0)
-		client.Close()
-		return
-	}
-	backend := bc.(*net.TCPConn)
-	bid, ok := p.conns.add(backend)
-	if !ok {
-		backend.Close()
-		client.Close()
-		flow.Event(dataplane.Closed)
+		client.resetOnClose()
+		client.close()
 		return
 	}
 	defer p.conns.remove(bid)
@@ -110,9 +116,10 @@ func (p *Proxy) serveTCP(client *net.TCPConn, vip netip.AddrPort) {
 	p.stats.active.Add(1)
 	defer p.stats.active.Add(-1)
 	flow.Event(dataplane.Established)
-	// Go sets TCP_NODELAY on both legs by default; nothing to do here.
+	// Both legs have TCP_NODELAY: set by Go, or inherited from the listener
+	// (acceptRaw) and set by dialRaw.
 
-	r := &relay{flow: flow}
+	r := &relay{flow: flow, client: client, backend: backend}
 	if p.opts.BlockingConns > 0 && p.opts.Copy == CopySplice {
 		if p.blocking.Add(1) <= int64(p.opts.BlockingConns) {
 			r.blocking = true
@@ -121,38 +128,69 @@ func (p *Proxy) serveTCP(client *net.TCPConn, vip netip.AddrPort) {
 			p.blocking.Add(-1)
 		}
 	}
-	done := make(chan struct{})
+	r.done = make(chan struct{})
 	p.spawn(func() {
-		defer close(done)
-		p.direction(r, backend, client, true)
+		defer close(r.done)
+		p.direction(r, client, backend, false)
 	})
-	p.direction(r, client, backend, false)
-	<-done
+	p.direction(r, backend, client, true)
+	<-r.done
 	// Only now, with both directions done, are the descriptors closed, so
 	// a blocked splice never sees its descriptor reused.
-	client.Close()
-	backend.Close()
+	client.close()
+	backend.close()
 	flow.Event(dataplane.Closed)
+}
+
+// dial connects to the realserver dest and registers the leg with the
+// connection set.
+func (p *Proxy) dial(dest, vip netip.AddrPort) (*leg, uint64, error) {
+	if dest == vip || (vip.Addr().IsUnspecified() && dest.Port() == vip.Port() && dest.Addr().IsLoopback()) {
+		// A realserver that is the virtual service itself would make the
+		// proxy dial itself without end.
+		return nil, 0, fmt.Errorf("realserver %s is the virtual service %s itself", dest, vip)
+	}
+	if hasRawSockets && p.opts.Copy != CopyIOCopy {
+		return p.dialRaw(p.ctx, dest, p.opts.DialTimeout)
+	}
+	d := net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: -1}
+	bc, err := d.DialContext(p.ctx, "tcp", dest.String())
+	if err != nil {
+		return nil, 0, err
+	}
+	l, err := tcpLeg(bc.(*net.TCPConn))
+	if err != nil {
+		bc.Close()
+		return nil, 0, err
+	}
+	id, ok := p.conns.add(l)
+	if !ok {
+		bc.Close()
+		return nil, 0, ErrClosed
+	}
+	return l, id, nil
 }
 
 // relay is one connection's shared state.
 type relay struct {
-	flow     dataplane.Flow
-	blocking bool
-	aborted  atomic.Bool
-	ended    atomic.Int32 // directions that reached EOF
+	flow            dataplane.Flow
+	client, backend *leg
+	done            chan struct{} // closed when the outbound direction ends
+	blocking        bool
+	aborted         atomic.Bool
+	ended           atomic.Int32 // directions that reached EOF
 }
 
 // direction relays src to dst until src's EOF, which it passes on as a
 // half-close, or an error, which aborts both legs.
-func (p *Proxy) direction(r *relay, dst, src *net.TCPConn, inbound bool) {
+func (p *Proxy) direction(r *relay, dst, src *leg, inbound bool) {
 	count := func(bytes, packets int64) { r.flow.Count(inbound, bytes, packets) }
 	var err error
 	switch {
 	case r.blocking:
 		err = p.bpipes.spliceBlocking(dst, src, count)
 	case p.opts.Copy == CopyIOCopy:
-		err = p.ioCopy(dst, src, count)
+		err = p.ioCopy(dst.tcp, src.tcp, count)
 	default:
 		err = p.pipes.splice(dst, src, count)
 	}
@@ -171,7 +209,7 @@ func (p *Proxy) direction(r *relay, dst, src *net.TCPConn, inbound bool) {
 			// shutdown would be a wasted system call.
 			return
 		}
-		if cerr := dst.CloseWrite(); cerr == nil {
+		if cerr := dst.closeWrite(); cerr == nil {
 			return
 		}
 		// dst is gone; abort.
@@ -183,16 +221,9 @@ func (p *Proxy) direction(r *relay, dst, src *net.TCPConn, inbound bool) {
 	}
 	// Abort: reset the other leg as LVS-NAT would forward the RST, and wake
 	// the opposite direction by shutting both sockets down.
-	dst.SetLinger(0)
-	shutdown(dst)
-	shutdown(src)
-}
-
-// shutdown shuts both directions of c down, which wakes a read or splice
-// blocked on it (closing would not, and could let the descriptor be reused).
-func shutdown(c *net.TCPConn) {
-	c.CloseRead()
-	c.CloseWrite()
+	dst.resetOnClose()
+	dst.shutdown()
+	src.shutdown()
 }
 
 // ioCopy moves src to dst with io.Copy on the raw connections (splice on
