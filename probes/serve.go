@@ -3,11 +3,14 @@ package probes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lvsperf/lvsperf/paths"
 )
 
 // Acceptor runs a server's accept loop: each connection in its own
@@ -126,10 +129,52 @@ func (a *Acceptor) Close() error {
 	return err
 }
 
-// SpoolDir returns dir, or, when dir is empty and temp is set, a new
-// temporary directory named after pattern (as os.MkdirTemp). remove
-// deletes the directory SpoolDir made, and does nothing otherwise.
-func SpoolDir(dir string, temp bool, pattern string) (_ string, remove func() error, _ error) {
+// Server is a started server: where it listens, and how it stops.
+type Server interface {
+	Addr() string
+	Close() error
+}
+
+// StartServer adapts a server's constructor to a paths.StartServer.
+func StartServer[S Server](start func(context.Context) (S, error)) paths.StartServer {
+	return func(ctx context.Context) (string, func() error, error) {
+		s, err := start(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		return s.Addr(), s.Close, nil
+	}
+}
+
+// StartSpooling is StartServer for a server that spools to a directory:
+// start gets dir, or, when dir is empty and temp is set, a new temporary
+// directory named after pattern (as os.MkdirTemp) that is removed when the
+// server closes.
+func StartSpooling[S Server](dir string, temp bool, pattern string, start func(ctx context.Context, spoolDir string) (S, error)) paths.StartServer {
+	return func(ctx context.Context) (string, func() error, error) {
+		d, remove, err := spoolDir(dir, temp, pattern)
+		if err != nil {
+			return "", nil, fmt.Errorf("spool directory: %w", err)
+		}
+		s, err := start(ctx, d)
+		if err != nil {
+			remove()
+			return "", nil, err
+		}
+		return s.Addr(), func() error {
+			err := s.Close()
+			if rerr := remove(); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			return err
+		}, nil
+	}
+}
+
+// spoolDir returns dir, or, when dir is empty and temp is set, a new
+// temporary directory named after pattern. remove deletes the directory
+// spoolDir made, and does nothing otherwise.
+func spoolDir(dir string, temp bool, pattern string) (_ string, remove func() error, _ error) {
 	if dir != "" || !temp {
 		return dir, func() error { return nil }, nil
 	}
@@ -138,4 +183,20 @@ func SpoolDir(dir string, temp bool, pattern string) (_ string, remove func() er
 		return "", nil, err
 	}
 	return d, func() error { return os.RemoveAll(d) }, nil
+}
+
+// CheckSpoolDir reports why dir cannot be a spool directory, if it cannot;
+// "" (no spool) is fine.
+func CheckSpoolDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("spool directory: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("spool directory %s is not a directory", dir)
+	}
+	return nil
 }

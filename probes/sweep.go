@@ -65,3 +65,17 @@ func InOrder(probe string, n int, dial func(ctx context.Context, target string, 
 		return dial(ctx, target, i)
 	}
 }
+
+// ParseDirs reads the directions of a two-way sweep: a, b, or "both" (and
+// "") for a then b.
+func ParseDirs[D ~string](s string, a, b D) ([]D, error) {
+	switch s {
+	case string(a):
+		return []D{a}, nil
+	case string(b):
+		return []D{b}, nil
+	case "both", "":
+		return []D{a, b}, nil
+	}
+	return nil, fmt.Errorf("direction %q: want %s, %s or both", s, a, b)
+}

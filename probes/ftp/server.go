@@ -207,13 +207,7 @@ func (s *Server) Close() error {
 // StartServer returns a paths.StartServer that starts embedded servers
 // with opts.
 func StartServer(opts ServerOptions) paths.StartServer {
-	return func(ctx context.Context) (string, func() error, error) {
-		s, err := NewServer(ctx, opts)
-		if err != nil {
-			return "", nil, err
-		}
-		return s.Addr(), s.Close, nil
-	}
+	return probes.StartServer(func(ctx context.Context) (*Server, error) { return NewServer(ctx, opts) })
 }
 
 // mainDriver is ftpserverlib's view of the server.

@@ -43,15 +43,7 @@ type SweepOptions struct {
 
 // ParseDirs reads "get", "put" or "both".
 func ParseDirs(s string) ([]Direction, error) {
-	switch s {
-	case "get":
-		return []Direction{Get}, nil
-	case "put":
-		return []Direction{Put}, nil
-	case "both", "":
-		return []Direction{Get, Put}, nil
-	}
-	return nil, fmt.Errorf("direction %q: want get, put or both", s)
+	return probes.ParseDirs(s, Get, Put)
 }
 
 // Sweep measures transfers of file.MinExp … file.MaxExp in each direction,

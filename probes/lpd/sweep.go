@@ -2,7 +2,6 @@ package lpd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -48,29 +47,14 @@ type SweepOptions struct {
 // o on a free loopback port; with spool set and no o.SpoolDir it spools to
 // a temporary directory removed when the server stops.
 func StartServer(o Options, spool bool) paths.StartServer {
-	return func(ctx context.Context) (string, func() error, error) {
-		o := o
-		if o.Listen == "" {
-			o.Listen = "127.0.0.1:0"
-		}
-		dir, remove, err := probes.SpoolDir(o.SpoolDir, spool, "lvsperf-lpd-spool-")
-		if err != nil {
-			return "", nil, fmt.Errorf("lpd spool directory: %w", err)
-		}
-		o.SpoolDir = dir
-		s, err := NewServer(o)
-		if err != nil {
-			remove()
-			return "", nil, err
-		}
-		return s.Addr(), func() error {
-			err := s.Close()
-			if rerr := remove(); rerr != nil {
-				err = errors.Join(err, rerr)
-			}
-			return err
-		}, nil
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:0"
 	}
+	return probes.StartSpooling(o.SpoolDir, spool, "lvsperf-lpd-spool-", func(_ context.Context, dir string) (*Server, error) {
+		o := o
+		o.SpoolDir = dir
+		return NewServer(o)
+	})
 }
 
 // Sweep measures print jobs of 2^MinExp … 2^MaxExp bytes and saves the run

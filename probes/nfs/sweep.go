@@ -40,15 +40,7 @@ type SweepOptions struct {
 
 // ParseDirs reads "read", "write" or "both".
 func ParseDirs(s string) ([]Direction, error) {
-	switch s {
-	case "read":
-		return []Direction{Read}, nil
-	case "write":
-		return []Direction{Write}, nil
-	case "both", "":
-		return []Direction{Read, Write}, nil
-	}
-	return nil, fmt.Errorf("direction %q: want read, write or both", s)
+	return probes.ParseDirs(s, Read, Write)
 }
 
 // Sweep measures copies of file.MinExp … file.MaxExp in each direction, one

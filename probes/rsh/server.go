@@ -78,16 +78,7 @@ func (o Options) normalize() (Options, error) {
 	if o.MaxFileSize <= 0 {
 		o.MaxFileSize = DefaultMaxFileSize
 	}
-	if o.SpoolDir != "" {
-		st, err := os.Stat(o.SpoolDir)
-		if err != nil {
-			return o, fmt.Errorf("spool directory: %w", err)
-		}
-		if !st.IsDir() {
-			return o, fmt.Errorf("spool directory %s is not a directory", o.SpoolDir)
-		}
-	}
-	return o, nil
+	return o, probes.CheckSpoolDir(o.SpoolDir)
 }
 
 // Stats counts what a server did.

@@ -2,7 +2,6 @@ package rsh
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -60,32 +59,17 @@ type SweepOptions struct {
 // the process cannot bind reserved ports it accepts unprivileged clients,
 // as it must to hear from a client of the same process.
 func StartServer(o Options, spool bool) paths.StartServer {
-	return func(ctx context.Context) (string, func() error, error) {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:0"
+	}
+	return probes.StartSpooling(o.SpoolDir, spool, "lvsperf-rsh-spool-", func(_ context.Context, dir string) (*Server, error) {
 		o := o
-		if o.Listen == "" {
-			o.Listen = "127.0.0.1:0"
-		}
 		if os.Geteuid() != 0 {
 			o.AllowUnreserved = true
 		}
-		dir, remove, err := probes.SpoolDir(o.SpoolDir, spool, "lvsperf-rsh-spool-")
-		if err != nil {
-			return "", nil, fmt.Errorf("rsh spool directory: %w", err)
-		}
 		o.SpoolDir = dir
-		s, err := NewServer(o)
-		if err != nil {
-			remove()
-			return "", nil, err
-		}
-		return s.Addr(), func() error {
-			err := s.Close()
-			if rerr := remove(); rerr != nil {
-				err = errors.Join(err, rerr)
-			}
-			return err
-		}, nil
-	}
+		return NewServer(o)
+	})
 }
 
 // Sweep measures copies of file.MinExp … file.MaxExp and saves the run as
