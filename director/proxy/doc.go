@@ -6,8 +6,6 @@
 // On Linux the TCP path accepts and dials with plain system calls (accept4,
 // socket, connect) and hands the sockets to the runtime poller through
 // os.NewFile, which spares the net package's per-connection getsockname,
-// getpeername, getsockopt and setsockopt calls. Each direction starts with a
-// small pooled buffer (read and write) and switches to splice through a
-// pooled pipe once a read fills it, so short exchanges cost no pipe.
-// CopyIOCopy uses the standard library throughout, for comparison.
+// getpeername, getsockopt and setsockopt calls. CopyIOCopy uses the standard
+// library throughout, for comparison.
 package proxy
