@@ -23,14 +23,20 @@ type haproxy struct {
 	exited  chan struct{}
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts asks the kernel for n distinct free loopback ports. The
+// listeners stay open until all are chosen: a port closed at once may be
+// handed out again by the next bind (seen here: two services on one port).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // startHAProxy starts haproxy with a generated config on 127.0.0.1, one
@@ -56,12 +62,12 @@ func startHAProxy(ctx context.Context, backends []string) (_ *haproxy, err error
 	// Plain mode tcp, as a user would configure it: defaults for threads
 	// (one per CPU) and buffers, generous timeouts, no logging.
 	fmt.Fprintf(&cfg, "global\n  maxconn 8000\n\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 300s\n  timeout server 300s\n\n")
+	ports, err := freePorts(len(backends))
+	if err != nil {
+		return nil, err
+	}
 	for i, be := range backends {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		front := fmt.Sprintf("127.0.0.1:%d", port)
+		front := fmt.Sprintf("127.0.0.1:%d", ports[i])
 		h.fronts = append(h.fronts, front)
 		fmt.Fprintf(&cfg, "frontend fe%d\n  bind %s\n  default_backend be%d\n\nbackend be%d\n  server s1 %s\n\n", i, front, i, i, be)
 	}

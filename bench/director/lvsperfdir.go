@@ -42,12 +42,12 @@ func startLvsperfDirector(ctx context.Context, bin string, backends []string) (_
 		}
 	}
 	var rules strings.Builder
-	for _, be := range backends {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		front := fmt.Sprintf("127.0.0.1:%d", port)
+	ports, err := freePorts(len(backends))
+	if err != nil {
+		return nil, err
+	}
+	for i, be := range backends {
+		front := fmt.Sprintf("127.0.0.1:%d", ports[i])
 		l.fronts = append(l.fronts, front)
 		fmt.Fprintf(&rules, "-A -t %s -s rr\n-a -t %s -r %s -m -w 1\n", front, front, be)
 	}

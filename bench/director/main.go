@@ -37,6 +37,7 @@ type options struct {
 	timeLimit   time.Duration
 	showConfigs bool
 	lvsperfBin  string
+	baseline    string
 }
 
 func main() {
@@ -60,6 +61,7 @@ func main() {
 	flag.StringVar(&o.paths, "paths", "direct,director,director-blocking,director-iocopy,lvsperf-director,haproxy", "paths to compare (direct is always run)")
 	flag.DurationVar(&o.timeLimit, "time-limit", 5*time.Minute, "abort the whole run after this long")
 	flag.StringVar(&o.lvsperfBin, "lvsperf", "", "lvsperf binary for the lvsperf-director path (default: build ./cmd/lvsperf)")
+	flag.StringVar(&o.baseline, "baseline", "", "another lvsperf binary (an older build) to run as path lvsperf-baseline, for before/after comparisons")
 	flag.Parse()
 	o.requireHAP = os.Getenv("CI") == "true"
 	var err error
@@ -155,6 +157,16 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		paths = append(paths, path{"lvsperf-director", l.fronts[0], l.fronts[1], l.pid()})
 		pids = append(pids, l.pid())
 		configs["lvsperf-director"] = fmt.Sprintf("`lvsperf director --rules` in its own process (pid %d), proxy engine", l.pid())
+	}
+	if o.baseline != "" {
+		l, err := startLvsperfDirector(ctx, o.baseline, backends)
+		if err != nil {
+			return fmt.Errorf("path lvsperf-baseline (-baseline %s): %w", o.baseline, err)
+		}
+		defer l.stop()
+		paths = append(paths, path{"lvsperf-baseline", l.fronts[0], l.fronts[1], l.pid()})
+		pids = append(pids, l.pid())
+		configs["lvsperf-baseline"] = fmt.Sprintf("`%s director --rules` in its own process (pid %d), the -baseline build", o.baseline, l.pid())
 	}
 	if want["haproxy"] {
 		h, err := startHAProxy(ctx, backends)
