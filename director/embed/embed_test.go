@@ -264,9 +264,19 @@ func TestUDPService(t *testing.T) {
 	if len(seen) != 2 {
 		t.Errorf("rr over 2 UDP realservers with 2 clients: want both used, got %v", seen)
 	}
-	snap := d.Snapshot()
-	if s := snap.Services[0].Stats; s.InPkts != 6 || s.OutPkts != 6 {
-		t.Errorf("UDP packets in/out: want 6/6, got %d/%d", s.InPkts, s.OutPkts)
+	// The engine counts a datagram after forwarding it, so the client can
+	// hold the answer a moment before the count lands: wait for it.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		s := d.Snapshot().Services[0].Stats
+		if s.InPkts == 6 && s.OutPkts == 6 {
+			break
+		}
+		if time.Now().After(deadline) || s.InPkts > 6 || s.OutPkts > 6 {
+			t.Errorf("UDP packets in/out: want 6/6, got %d/%d", s.InPkts, s.OutPkts)
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
