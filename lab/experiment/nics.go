@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lvsperf/lvsperf/director/nft"
 	"github.com/lvsperf/lvsperf/lab"
@@ -113,22 +114,25 @@ func runMultiNetpipe(ctx context.Context, o Options) (*Report, error) {
 			}
 			add(fmt.Sprintf("%s %s alone", shape, g.name), ser)
 		}
-		var wg sync.WaitGroup
+		// Both sweeps run at once; when one fails the other is stopped
+		// rather than left measuring alone.
 		res := make([]timing.Series, len(legs))
-		errs := make([]error, len(legs))
+		grp, gctx := errgroup.WithContext(ctx)
 		for i, g := range legs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res[i], _, errs[i] = netpipeOver(ctx, g.server, dir, g.target, g.port, topt)
-			}()
+			grp.Go(func() error {
+				var err error
+				if res[i], _, err = netpipeOver(gctx, g.server, dir, g.target, g.port, topt); err != nil {
+					return fmt.Errorf("%s %s together: %w", shape, g.name, err)
+				}
+				return nil
+			})
 		}
-		wg.Wait()
+		err = grp.Wait()
 		l.Close()
+		if err != nil {
+			return nil, err
+		}
 		for i, g := range legs {
-			if errs[i] != nil {
-				return nil, fmt.Errorf("%s %s together: %w", shape, g.name, errs[i])
-			}
 			add(fmt.Sprintf("%s %s together", shape, g.name), res[i])
 		}
 	}
