@@ -92,48 +92,37 @@ func apply(fd int, o SockOptions) error {
 // the I/O timeout.
 var ErrTimeout = errors.New("peer silent past the I/O timeout")
 
+// read is one read(2) that retries on EINTR and turns the I/O timeout and
+// an orderly close into errors; it never returns 0 bytes without an error.
+func (c *Conn) read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(c.fd, b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, ErrTimeout
+		case err != nil:
+			return 0, fmt.Errorf("read: %w", err)
+		case n == 0 && len(b) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
 // ReadFull reads exactly len(b) bytes. A peer that closes first gives
 // io.ErrUnexpectedEOF (io.EOF when nothing was read).
 func (c *Conn) ReadFull(b []byte) error {
 	for got := 0; got < len(b); {
-		n, err := unix.Read(c.fd, b[got:])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return ErrTimeout
-		case err != nil:
-			return fmt.Errorf("read: %w", err)
-		case n == 0:
-			if got == 0 {
-				return io.EOF
-			}
+		n, err := c.read(b[got:])
+		if err == io.EOF && got > 0 {
 			return io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return err
 		}
 		got += n
-	}
-	return nil
-}
-
-// Discard reads and drops n bytes using buf as scratch space.
-func (c *Conn) Discard(n int64, buf []byte) error {
-	for n > 0 {
-		chunk := buf
-		if int64(len(chunk)) > n {
-			chunk = chunk[:n]
-		}
-		r, err := unix.Read(c.fd, chunk)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return ErrTimeout
-		case err != nil:
-			return fmt.Errorf("read: %w", err)
-		case r == 0:
-			return io.ErrUnexpectedEOF
-		}
-		n -= int64(r)
 	}
 	return nil
 }
