@@ -28,15 +28,16 @@ type rawDialer struct {
 	dst     unix.SockaddrInet4
 	src     *unix.SockaddrInet4 // nil: the kernel picks
 	linger0 bool
+	nodelay bool // set TCP_NODELAY (connections that carry more than one request)
 	timeout time.Duration
 }
 
-func newRawDialer(target string, src net.IP, linger0 bool, timeout time.Duration) (*rawDialer, bool) {
+func newRawDialer(target string, src net.IP, linger0, nodelay bool, timeout time.Duration) (*rawDialer, bool) {
 	ap, err := net.ResolveTCPAddr("tcp4", target)
 	if err != nil || ap.IP.To4() == nil {
 		return nil, false
 	}
-	d := &rawDialer{linger0: linger0, timeout: timeout}
+	d := &rawDialer{linger0: linger0, nodelay: nodelay, timeout: timeout}
 	d.dst.Port = ap.Port
 	copy(d.dst.Addr[:], ap.IP.To4())
 	if src != nil {
@@ -60,8 +61,12 @@ func (d *rawDialer) dial() (conn, error) {
 		unix.Close(fd)
 		return nil, dialError(op, err)
 	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-		return fail("setsockopt", err)
+	// A connection that carries one request never has unacknowledged data
+	// when it writes, so Nagle's algorithm cannot delay it: skip the call.
+	if d.nodelay {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+			return fail("setsockopt", err)
+		}
 	}
 	if d.linger0 {
 		if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
@@ -90,7 +95,12 @@ func (d *rawDialer) dial() (conn, error) {
 	if err == nil {
 		return f, nil
 	}
-	// In progress: wait until writable, then read the outcome.
+	// On loopback the handshake has usually completed inside connect(2):
+	// one getpeername says so, without a poll or a deadline timer.
+	if _, err := unix.Getpeername(fd); err == nil {
+		return f, nil
+	}
+	// In progress (or failed): wait until writable, then read the outcome.
 	_ = f.SetWriteDeadline(time.Now().Add(d.timeout))
 	rc, err := f.SyscallConn()
 	if err != nil {

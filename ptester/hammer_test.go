@@ -365,7 +365,7 @@ func TestRoundTripDoesNotAllocate(t *testing.T) {
 	w.rd.conn = c
 	var failed error
 	allocs := testing.AllocsPerRun(2000, func() {
-		resp, n, err := w.roundTrip(c, w.reqKeep)
+		resp, n, err := w.roundTrip(c, w.reqKeep, false)
 		if err != nil || resp.status != 200 || n != 1024 {
 			failed = fmt.Errorf("status %d, %d bytes, %v", resp.status, n, err)
 		}
@@ -394,7 +394,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	w.rd.conn = c
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := w.roundTrip(c, w.reqKeep); err != nil {
+		if _, _, err := w.roundTrip(c, w.reqKeep, false); err != nil {
 			b.Fatal(err)
 		}
 	}
