@@ -13,6 +13,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +35,8 @@ import (
 )
 
 type config struct {
+	ownSession bool
+	baseline   string
 	cpuprofile string
 	only       string
 	dur        time.Duration
@@ -49,10 +52,15 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 3, "interleaved rounds (medians are over these)")
 	flag.IntVar(&c.conns, "c", 32, "connections (every tool)")
 	flag.StringVar(&tools, "tools", "ptester,ptester-copy,wrk,hey", "tools to compare")
+	flag.BoolVar(&c.ownSession, "nginx-own-session", false, "start nginx in its own session, as a daemon runs; with kernel.sched_autogroup_enabled=1 it then gets its own CPU scheduling group instead of sharing the clients' (see README)")
+	flag.StringVar(&c.baseline, "baseline", "", "another lvsperf binary (an older build) to run as tool ptester-baseline, for before/after comparisons in one run")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the ptester runs to this file")
 	flag.StringVar(&c.only, "only", "", "run only the cases whose name contains this (e.g. \"file.0 persistent\")")
 	flag.Parse()
 	c.tools = strings.Split(tools, ",")
+	if c.baseline != "" && !slices.Contains(c.tools, "ptester-baseline") {
+		c.tools = append(c.tools, "ptester-baseline")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, c); err != nil {
@@ -85,21 +93,29 @@ func run(ctx context.Context, c config) error {
 	for _, t := range c.tools {
 		switch t {
 		case "ptester", "ptester-copy":
+		case "ptester-baseline":
+			if c.baseline == "" {
+				return errors.New("tool ptester-baseline needs -baseline OLD-LVSPERF")
+			}
 		case "wrk", "hey":
 			if _, err := exec.LookPath(t); err != nil {
 				return fmt.Errorf("%s not installed: apt-get install -y %s", t, t)
 			}
 		default:
-			return fmt.Errorf("tool %q: want ptester, ptester-copy, wrk or hey", t)
+			return fmt.Errorf("tool %q: want ptester, ptester-copy, ptester-baseline, wrk or hey", t)
 		}
 	}
-	ng, err := startNginx(ctx)
+	ng, err := startNginx(ctx, c.ownSession)
 	if err != nil {
 		return err
 	}
 	defer ng.stop()
-	fmt.Printf("nginx %s on %s (1 worker), %d connections, %v per run, %d rounds, tools %v\n",
-		ng.version, ng.addr, c.conns, c.dur, c.rounds, c.tools)
+	session := "the clients' session (shared scheduling autogroup)"
+	if c.ownSession {
+		session = "its own session (own scheduling autogroup)"
+	}
+	fmt.Printf("nginx %s on %s (1 worker, %s, autogroup %s), %d connections, %v per run, %d rounds, tools %v\n",
+		ng.version, ng.addr, session, strings.TrimSpace(readFile("/proc/sys/kernel/sched_autogroup_enabled")), c.conns, c.dur, c.rounds, c.tools)
 	cases := []caseKey{{"file.0", true}, {"file.20", true}, {"file.0", false}, {"file.20", false}}
 	cases = slices.DeleteFunc(cases, func(k caseKey) bool { return !strings.Contains(k.String(), c.only) })
 	if c.cpuprofile != "" {
@@ -251,6 +267,29 @@ func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sampl
 			return sample{}, err
 		}
 		return sample{rate: rep.HitsPerSec, cpu: cpu, errors: rep.Errs()}, nil
+	case "ptester-baseline":
+		// An older build in its own process; its CPU includes its start-up
+		// and prefetch, a few milliseconds against a run of seconds.
+		k1 := "1"
+		if k.persistent {
+			k1 = strconv.Itoa(1 << 30)
+		}
+		out, cpu, err := runTool(ctx, c.baseline, "ptester", "-h", addr, "-t", c.dur.String(), "-c", strconv.Itoa(c.conns), "-k", k1, "--json", "/"+k.file)
+		if err != nil {
+			return sample{}, err
+		}
+		var rep struct {
+			HitsPerSec float64           `json:"hits_per_sec"`
+			Errors     map[string]uint64 `json:"errors"`
+		}
+		if err := json.Unmarshal(out, &rep); err != nil {
+			return sample{}, fmt.Errorf("%s ptester --json: %w\n%s", c.baseline, err, out)
+		}
+		var errs uint64
+		for _, n := range rep.Errors {
+			errs += n
+		}
+		return sample{rate: rep.HitsPerSec, cpu: cpu, errors: errs}, nil
 	case "wrk":
 		args := []string{"-t2", "-c" + strconv.Itoa(c.conns), "-d" + strconv.Itoa(int(c.dur.Seconds())) + "s"}
 		if !k.persistent {
@@ -344,7 +383,7 @@ type nginx struct {
 
 // startNginx writes a config and two files into a temp dir and starts nginx
 // in the foreground on a free loopback port.
-func startNginx(ctx context.Context) (_ *nginx, err error) {
+func startNginx(ctx context.Context, ownSession bool) (_ *nginx, err error) {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		return nil, errors.New("nginx not installed: apt-get install -y nginx-light")
@@ -404,6 +443,10 @@ func startNginx(ctx context.Context) (_ *nginx, err error) {
 	}
 	ng.cmd = exec.Command(bin, "-p", dir, "-e", dir+"/error.log", "-c", conf, "-g", "daemon off;")
 	ng.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if ownSession {
+		// A new session is also a new process group (setpgid would fail).
+		ng.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	var stderr bytes.Buffer
 	ng.cmd.Stderr = &stderr
 	if err := ng.cmd.Start(); err != nil {
@@ -451,4 +494,12 @@ func tail(path string) string {
 		lines = append(lines, sc.Text())
 	}
 	return strings.Join(lines[max(0, len(lines)-5):], "\n")
+}
+
+func readFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "?"
+	}
+	return string(b)
 }
