@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -91,8 +89,7 @@ Examples:
 			if f.o.Target != "" && spec.Via == paths.Director {
 				return fmt.Errorf("--via director starts file servers behind the director: omit -h, or point -h at a running director")
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context() // cancelled on SIGINT/SIGTERM by main
 			var rep *ptester.Report
 			var err error
 			if f.o.Target == "" {
@@ -163,8 +160,7 @@ func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error 
 	if err := chk.Check(); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context() // cancelled on SIGINT/SIGTERM by main
 	w := cmd.ErrOrStderr()
 	run, err := ptester.Sweep(ctx, ptester.SweepOptions{
 		Hammer: o, From: f.from, To: f.to, Trials: f.trials, Path: spec, Dir: f.dir,

@@ -252,7 +252,7 @@ func parseService(f []string, res Resolver) (Service, error) {
 	}
 	p, err := parsePort(f[1])
 	if err != nil {
-		return s, fmt.Errorf("SERVICE %v", err)
+		return s, fmt.Errorf("SERVICE %w", err)
 	}
 	s.Port, s.PortName = p, f[1]
 	if len(f) < 3 {

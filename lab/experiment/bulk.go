@@ -130,7 +130,7 @@ func waitListen(pid, port int, exited chan error, d time.Duration) error {
 		select {
 		case err := <-exited:
 			exited <- err
-			return fmt.Errorf("exited before listening: %v", err)
+			return fmt.Errorf("exited before listening: %w", err)
 		default:
 		}
 		for _, tab := range []string{"tcp", "tcp6"} {

@@ -201,7 +201,7 @@ func proxyCurve(ctx context.Context, l *lab.Lab, s lab.Seed, command []string) c
 				case err := <-done:
 					done <- err
 					undo()
-					return nil, fmt.Errorf("userspace director exited: %v: %s", err, strings.TrimSpace(stderr.String()))
+					return nil, fmt.Errorf("userspace director exited: %w: %s", err, strings.TrimSpace(stderr.String()))
 				default:
 				}
 				if time.Now().After(deadline) {
