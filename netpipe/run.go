@@ -51,6 +51,9 @@ type RunOptions struct {
 	Realservers int
 	OutDir      string
 	Name        string
+	// Pin puts every thread of the run on CPU number CPU (--cpu).
+	Pin bool
+	CPU int
 }
 
 func (o RunOptions) sock() wire.SockOptions {
@@ -96,6 +99,8 @@ func (o RunOptions) Config(probe string, dial func(ctx context.Context, opts Opt
 	}
 	sock := o.sock()
 	cfg = runner.Config{
+		Pin:    o.Pin,
+		CPU:    o.CPU,
 		Probe:  probe,
 		Timing: topts,
 		OutDir: o.OutDir,

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
+	"github.com/lvsperf/lvsperf/internal/affinity"
 	"github.com/lvsperf/lvsperf/paths"
 	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/timing"
@@ -52,6 +55,10 @@ type Config struct {
 	Name string
 	// Progress receives one line per measured size; nil is silent.
 	Progress io.Writer
+	// Pin puts every thread of the process on CPU number CPU for the run
+	// (both ends, when they run in-process), like taskset -c.
+	Pin bool
+	CPU int
 }
 
 // Result is a finished (or interrupted) run and where it was saved.
@@ -74,7 +81,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		ID:      fmt.Sprintf("%s-%s-%d", cfg.Probe, start.UTC().Format("20060102T150405Z"), os.Getpid()),
 		Probe:   cfg.Probe,
 		Started: start,
-		Options: cfg.Options,
+		Options: maps.Clone(cfg.Options),
 		Env:     results.CollectEnv("lo"),
 	}
 	var res Result
@@ -94,6 +101,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return nil
 		}
 		return results.Save(res.File, run)
+	}
+	if cfg.Pin {
+		unpin, err := affinity.PinAll(cfg.CPU)
+		if err != nil {
+			return res, fmt.Errorf("--cpu %d: %w", cfg.CPU, err)
+		}
+		defer unpin()
+		if run.Options == nil {
+			run.Options = map[string]string{}
+		}
+		run.Options["cpu"] = strconv.Itoa(cfg.CPU)
 	}
 	before, sampleErr := results.SampleCPU()
 	var runErr error

@@ -47,6 +47,7 @@ func TestNetpipeBadInput(t *testing.T) {
 		{[]string{"netpipe", "-h", "127.0.0.1:1", "--out", dir, "-q"}, "--serve"},
 		{[]string{"netpipe", "--via", "sideways", "--out", dir, "-q"}, "want"},
 		{[]string{"netpipe", "-b", "-5", "--out", dir}, "--buffer"},
+		{[]string{"netpipe", "--cpu", "4095", "-u", "64", "--out", dir, "-q"}, "--cpu 4095"},
 	} {
 		_, err := lvsperf(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -60,7 +61,7 @@ func TestNetpipeBadInput(t *testing.T) {
 
 func TestNetpipeLoopbackRun(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := lvsperf(t, "netpipe", "-u", "64k", "--budget", "3s", "--out", dir, "--name", "np", "-q"); err != nil {
+	if _, err := lvsperf(t, "netpipe", "-u", "64k", "--budget", "3s", "--cpu", "0", "--out", dir, "--name", "np", "-q"); err != nil {
 		t.Fatal(err)
 	}
 	run, err := results.Load(filepath.Join(dir, "np.msgpack"))
@@ -69,6 +70,9 @@ func TestNetpipeLoopbackRun(t *testing.T) {
 	}
 	if !run.Complete || len(run.Series) != 1 || len(run.Series[0].Points) < 20 || run.Series[0].Fit == nil {
 		t.Fatalf("run complete=%v series=%d: %+v", run.Complete, len(run.Series), run.Series)
+	}
+	if run.Options["cpu"] != "0" {
+		t.Errorf("the run does not record its CPU pinning: %v", run.Options)
 	}
 	if run.Env.Kernel == "" || run.Env.GoVersion == "" || run.Series[0].Info["so_sndbuf"] == "" {
 		t.Errorf("run does not record where it ran: env %+v info %v", run.Env, run.Series[0].Info)

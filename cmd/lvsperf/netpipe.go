@@ -26,6 +26,7 @@ type netpipeFlags struct {
 	listen                string
 	quiet, noPlots        bool
 	nodelay               bool
+	cpu                   int
 }
 
 func (f *netpipeFlags) bind(fs *pflag.FlagSet) {
@@ -52,6 +53,7 @@ func (f *netpipeFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "print the run (fits included) as JSON on stdout; the table goes to stderr")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	fs.BoolVar(&f.noPlots, "no-plots", false, "do not draw plots")
+	fs.IntVar(&f.cpu, "cpu", -1, "pin every thread to this CPU, like taskset -c on both ends (steadier small-message times on VMs); -1 leaves the scheduler alone")
 	fs.BoolVar(&f.serve, "serve", false, "run a receiver (for ping-pong and streams) until interrupted")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:5002", "address the receiver listens on with --serve (0.0.0.0:5002 for other hosts)")
 	fs.Bool("help", false, "help for this command")
@@ -69,6 +71,7 @@ func (f *netpipeFlags) parse() error {
 		}
 	}
 	f.opts.NoPerturbation = f.opts.Perturbation == 0
+	f.opts.Pin, f.opts.CPU = f.cpu >= 0, f.cpu
 	f.opts.Delay = !f.nodelay
 	if f.loopback && f.opts.Host != "" {
 		return fmt.Errorf("--loopback and --host exclude each other: drop one")

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lvsperf/lvsperf/internal/affinity"
 	"github.com/lvsperf/lvsperf/lab"
 	"github.com/lvsperf/lvsperf/netpipe"
 	"github.com/lvsperf/lvsperf/results"
@@ -111,7 +112,7 @@ func TestPinAll(t *testing.T) {
 	if err := unix.SchedGetaffinity(0, &before); err != nil {
 		t.Fatal(err)
 	}
-	unpin, err := pinAll(0)
+	unpin, err := affinity.PinAll(0)
 	if err != nil {
 		t.Skip(err)
 	}

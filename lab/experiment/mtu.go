@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsperf/lvsperf/internal/affinity"
 	"github.com/lvsperf/lvsperf/lab"
 	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/timing"
@@ -79,7 +80,7 @@ func runMTU(ctx context.Context, o Options) (*Report, error) {
 	}
 	// Both ends on one CPU, as notes/lab.md ran NPtcp: the latency, and so
 	// latency × rate, is far steadier than with cross-CPU wake-ups.
-	unpin, err := pinAll(0)
+	unpin, err := affinity.PinAll(0)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lvsperf/lvsperf/director/nft"
+	"github.com/lvsperf/lvsperf/internal/affinity"
 	"github.com/lvsperf/lvsperf/lab"
 	"github.com/lvsperf/lvsperf/timing"
 )
@@ -33,7 +34,7 @@ func runNICs(ctx context.Context, o Options) (*Report, error) {
 		}
 		curves = append(curves, pathCurves(l, s, prefix, []labPath{{name: "direct", target: s.DirectTarget(0)}, {name: "dr", mode: nft.DR, target: s.VIPDR}})...)
 	}
-	unpin, err := pinAll(0)
+	unpin, err := affinity.PinAll(0)
 	if err != nil {
 		return nil, err
 	}

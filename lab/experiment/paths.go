@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lvsperf/lvsperf/director/nft"
+	"github.com/lvsperf/lvsperf/internal/affinity"
 	"github.com/lvsperf/lvsperf/lab"
 )
 
@@ -94,7 +95,7 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 		return nil, err
 	}
 	defer l.Close()
-	unpin, err := pinAll(0)
+	unpin, err := affinity.PinAll(0)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsperf/lvsperf/director/nft"
+	"github.com/lvsperf/lvsperf/internal/affinity"
 	"github.com/lvsperf/lvsperf/lab"
 	"github.com/lvsperf/lvsperf/netpipe"
 	"github.com/lvsperf/lvsperf/timing"
@@ -63,7 +64,7 @@ func runTP(ctx context.Context, o Options) (*Report, error) {
 		{name: "tp director", mode: nft.DR, target: s.VIPTPDirector},
 		{name: "tp both", mode: nft.DR, target: s.VIPTP},
 	}
-	unpin, err := pinAll(0)
+	unpin, err := affinity.PinAll(0)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,8 @@
-package experiment
+// Package affinity pins every thread of this process to one CPU, as
+// `taskset -c` on both ends of a NetPIPE run: on a small virtual machine a
+// wake-up across CPUs costs tens of microseconds and makes small-message
+// times bimodal, so latency runs pin.
+package affinity
 
 import (
 	"fmt"
@@ -8,11 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pinAll puts every thread of this process on one CPU (like `taskset -c`
+// PinAll puts every thread of this process on one CPU (like `taskset -c`
 // on both NetPIPE ends in notes/lab.md: on a 2-vCPU guest, cross-CPU
 // wake-ups add tens of µs and make the latency bimodal). New threads
 // inherit the mask. The returned function restores each thread's mask.
-func pinAll(cpu int) (func(), error) {
+func PinAll(cpu int) (func(), error) {
 	var orig unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &orig); err != nil {
 		return func() {}, fmt.Errorf("read CPU affinity: %w", err)
