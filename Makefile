@@ -37,7 +37,7 @@ bench-http:
 # $(DEMO_OUT): netpipe, stream, the HTTP sweep, and the seed's latency table.
 demo: build
 	mkdir -p $(DEMO_OUT)
-	$(BIN) netpipe --via direct,director -u 8M -p 0 --cpu 0 --budget 30s --out $(DEMO_OUT) --name netpipe -q
+	$(BIN) netpipe --via direct,director -u 8M -p 0 --budget 30s --out $(DEMO_OUT) --name netpipe -q
 	$(BIN) stream -u 8M -p 0 --cpu 0 --budget 10s --out $(DEMO_OUT) --name stream -q
 	$(BIN) ptester --sweep --via direct -c 2 -t 0.2 --out $(DEMO_OUT)
 	$(BIN) ptester --sweep --via director --realservers 2 -c 2 -t 0.2 --out $(DEMO_OUT)
