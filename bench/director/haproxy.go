@@ -9,18 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
 // haproxy is a running HAProxy in mode tcp with one frontend per backend.
 type haproxy struct {
-	cmd     *exec.Cmd
-	dir     string
-	fronts  []string
-	stderr  *strings.Builder
+	peer
 	version string
-	exited  chan struct{}
 }
 
 // freePorts asks the kernel for n distinct free loopback ports. The
@@ -52,7 +47,7 @@ func startHAProxy(ctx context.Context, backends []string) (_ *haproxy, err error
 	if err != nil {
 		return nil, err
 	}
-	h := &haproxy{dir: dir, version: strings.TrimSpace(version), stderr: &strings.Builder{}}
+	h := &haproxy{peer: peer{name: "haproxy", dir: dir}, version: strings.TrimSpace(version)}
 	defer func() {
 		if err != nil {
 			h.stop()
@@ -75,18 +70,8 @@ func startHAProxy(ctx context.Context, backends []string) (_ *haproxy, err error
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
 		return nil, err
 	}
-	h.cmd = exec.Command(bin, "-db", "-f", path)
-	h.cmd.Stderr = h.stderr
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := h.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start haproxy: %w", err)
-	}
-	h.exited = make(chan struct{})
-	go func() { h.cmd.Wait(); close(h.exited) }()
-	for _, f := range h.fronts {
-		if err := waitListening(ctx, f, 5*time.Second, h.exited); err != nil {
-			return nil, fmt.Errorf("haproxy frontend %s: %w; haproxy said: %s", f, err, h.stderr.String())
-		}
+	if err := h.start(ctx, exec.Command(bin, "-db", "-f", path), 5*time.Second); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -112,23 +97,5 @@ func waitListening(ctx context.Context, addr string, limit time.Duration, exited
 	}
 }
 
-func (h *haproxy) pid() int {
-	if h.cmd == nil || h.cmd.Process == nil {
-		return 0
-	}
-	return h.cmd.Process.Pid
-}
-
 // stop kills haproxy, waits for it and removes its directory.
-func (h *haproxy) stop() {
-	if h.exited != nil {
-		h.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-h.exited:
-		case <-time.After(2 * time.Second):
-			h.cmd.Process.Kill()
-			<-h.exited
-		}
-	}
-	os.RemoveAll(h.dir)
-}
+func (h *haproxy) stop() { h.peer.stop(2 * time.Second) }

@@ -7,18 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
 // lvsperfDirector is the real `lvsperf director` command in its own
 // process, one virtual service per backend, configured with ipvsadm rules.
 type lvsperfDirector struct {
-	cmd    *exec.Cmd
-	dir    string
-	fronts []string
-	stderr *strings.Builder
-	exited chan struct{}
+	peer
 }
 
 // startLvsperfDirector runs bin (or, when bin is empty, a binary built from
@@ -28,7 +23,7 @@ func startLvsperfDirector(ctx context.Context, bin string, backends []string) (_
 	if err != nil {
 		return nil, err
 	}
-	l := &lvsperfDirector{dir: dir, stderr: &strings.Builder{}}
+	l := &lvsperfDirector{peer{name: "lvsperf director", dir: dir}}
 	defer func() {
 		if err != nil {
 			l.stop()
@@ -55,33 +50,11 @@ func startLvsperfDirector(ctx context.Context, bin string, backends []string) (_
 	if err := os.WriteFile(rulesPath, []byte(rules.String()), 0o600); err != nil {
 		return nil, err
 	}
-	l.cmd = exec.Command(bin, "director", "--rules", rulesPath, "--control", filepath.Join(dir, "director.sock"))
-	l.cmd.Stderr = l.stderr
-	l.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := l.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start lvsperf director: %w", err)
-	}
-	l.exited = make(chan struct{})
-	go func() { l.cmd.Wait(); close(l.exited) }()
-	for _, f := range l.fronts {
-		if err := waitListening(ctx, f, 10*time.Second, l.exited); err != nil {
-			return nil, fmt.Errorf("lvsperf director service %s: %w; it said: %s", f, err, l.stderr.String())
-		}
+	cmd := exec.Command(bin, "director", "--rules", rulesPath, "--control", filepath.Join(dir, "director.sock"))
+	if err := l.start(ctx, cmd, 10*time.Second); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
 
-func (l *lvsperfDirector) pid() int { return l.cmd.Process.Pid }
-
-func (l *lvsperfDirector) stop() {
-	if l.exited != nil {
-		l.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-l.exited:
-		case <-time.After(3 * time.Second):
-			l.cmd.Process.Kill()
-			<-l.exited
-		}
-	}
-	os.RemoveAll(l.dir)
-}
+func (l *lvsperfDirector) stop() { l.peer.stop(3 * time.Second) }
