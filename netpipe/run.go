@@ -54,6 +54,8 @@ type RunOptions struct {
 	// Pin puts every thread of the run on CPU number CPU (--cpu).
 	Pin bool
 	CPU int
+	// IdlePoll keeps idle CPUs polling for the run (--idle-poll).
+	IdlePoll bool
 }
 
 func (o RunOptions) sock() wire.SockOptions {
@@ -99,12 +101,13 @@ func (o RunOptions) Config(probe string, dial func(ctx context.Context, opts Opt
 	}
 	sock := o.sock()
 	cfg = runner.Config{
-		Pin:    o.Pin,
-		CPU:    o.CPU,
-		Probe:  probe,
-		Timing: topts,
-		OutDir: o.OutDir,
-		Name:   o.Name,
+		Pin:      o.Pin,
+		CPU:      o.CPU,
+		IdlePoll: o.IdlePoll,
+		Probe:    probe,
+		Timing:   topts,
+		OutDir:   o.OutDir,
+		Name:     o.Name,
 		Options: map[string]string{
 			"start": strconv.FormatInt(int64(o.Start), 10), "end": strconv.FormatInt(int64(o.End), 10),
 			"perturbation": strconv.FormatInt(int64(pert), 10), "buffer": strconv.FormatInt(int64(o.Buffer), 10),

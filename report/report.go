@@ -186,6 +186,15 @@ func envRows(r *results.Run) [][2]string {
 	if len(e.Offloads) > 0 {
 		rows = append(rows, [2]string{"offloads", fmtMap(e.Offloads)})
 	}
+	if e.CPUIdle != "" || e.IdlePoll {
+		idle := orDash(e.CPUIdle)
+		if e.IdlePoll {
+			idle += "; idle CPUs polled for the run (--idle-poll)"
+		} else {
+			idle += "; idle CPUs could halt"
+		}
+		rows = append(rows, [2]string{"cpuidle", idle})
+	}
 	load := fmt.Sprintf("load %.2f → %.2f, steal %.1f%%", e.LoadBefore, e.LoadAfter, e.StealPct)
 	if e.Contended {
 		load += "; " + e.Note

@@ -1,6 +1,8 @@
 package results
 
 import (
+	"github.com/lvsperf/lvsperf/internal/cpuidle"
+
 	"bufio"
 	"bytes"
 	"fmt"
@@ -28,6 +30,7 @@ func CollectEnv(ifaces ...string) Env {
 		GOMAXPROCS: runtime.GOMAXPROCS(0),
 	}
 	e.Host, _ = os.Hostname()
+	e.CPUIdle = cpuidle.Describe()
 	if b, err := os.ReadFile(procRoot + "/sys/kernel/osrelease"); err == nil {
 		e.Kernel = strings.TrimSpace(string(b))
 	}

@@ -69,4 +69,9 @@ type Env struct {
 	Contended bool    `msgpack:"contended" json:"contended"`
 	// Note explains Contended.
 	Note string `msgpack:"note,omitempty" json:"note,omitempty"`
+	// CPUIdle names the kernel's idle driver and governor ("haltpoll/haltpoll").
+	CPUIdle string `msgpack:"cpuidle,omitempty" json:"cpuidle,omitempty"`
+	// IdlePoll is set when the run held a 0 µs CPU wake-up latency request
+	// (--idle-poll): idle CPUs polled instead of halting.
+	IdlePoll bool `msgpack:"idle_poll,omitempty" json:"idle_poll,omitempty"`
 }

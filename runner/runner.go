@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"github.com/lvsperf/lvsperf/internal/cpuidle"
+
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +61,9 @@ type Config struct {
 	// (both ends, when they run in-process), like taskset -c.
 	Pin bool
 	CPU int
+	// IdlePoll holds a 0 µs CPU wake-up latency request for the run, so
+	// idle CPUs poll instead of halting (see internal/cpuidle).
+	IdlePoll bool
 }
 
 // Result is a finished (or interrupted) run and where it was saved.
@@ -112,6 +117,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			run.Options = map[string]string{}
 		}
 		run.Options["cpu"] = strconv.Itoa(cfg.CPU)
+	}
+	if cfg.IdlePoll {
+		req, err := cpuidle.Hold()
+		if err != nil {
+			return res, fmt.Errorf("--idle-poll: %w", err)
+		}
+		defer req.Close()
+		run.Env.IdlePoll = true
+		if run.Options == nil {
+			run.Options = map[string]string{}
+		}
+		run.Options["idle_poll"] = "true"
 	}
 	before, sampleErr := results.SampleCPU()
 	var runErr error

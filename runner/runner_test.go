@@ -3,11 +3,13 @@ package runner_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lvsperf/lvsperf/internal/cpuidle"
 	"github.com/lvsperf/lvsperf/netpipe"
 	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/runner"
@@ -64,5 +66,38 @@ func TestTwoLegsShareBudgetAndCheckpoint(t *testing.T) {
 func TestNothingToRun(t *testing.T) {
 	if _, err := runner.Run(context.Background(), runner.Config{}); err == nil {
 		t.Error("a run without legs gave no error")
+	}
+}
+
+// TestIdlePollRecorded holds the real PM QoS request for a short run (root
+// on Linux) and checks the run says so, in its env, options and table.
+func TestIdlePollRecorded(t *testing.T) {
+	if _, err := os.Stat(cpuidle.QoSPath); err != nil {
+		t.Skipf("no %s on this kernel", cpuidle.QoSPath)
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root; this test needs it")
+		}
+		t.Skip("needs root to write " + cpuidle.QoSPath)
+	}
+	cfg, err := netpipe.RunOptions{End: 1 * timing.KiB, Budget: 500 * time.Millisecond, Via: []string{"direct"},
+		IdlePoll: true}.Config("netpipe", netpipe.DialProbe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := runner.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Run.Env.IdlePoll || res.Run.Options["idle_poll"] != "true" {
+		t.Fatalf("env idle_poll %v, options %v", res.Run.Env.IdlePoll, res.Run.Options)
+	}
+	var table bytes.Buffer
+	if err := runner.WriteTable(&table, res.Run); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "--idle-poll") {
+		t.Errorf("table does not say the run polled:\n%s", table.String())
 	}
 }

@@ -46,6 +46,9 @@ func WriteTable(w io.Writer, run *results.Run) error {
 	if run.Env.Contended {
 		fmt.Fprintf(w, "note: %s\n", run.Env.Note)
 	}
+	if run.Env.IdlePoll {
+		fmt.Fprintln(w, "note: idle CPUs polled instead of halting for this run (--idle-poll)")
+	}
 	return nil
 }
 

@@ -54,6 +54,7 @@ func (f *netpipeFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	fs.BoolVar(&f.noPlots, "no-plots", false, "do not draw plots")
 	fs.IntVar(&f.cpu, "cpu", -1, "pin every thread to this CPU, like taskset -c on both ends (steadier small-message times on VMs); -1 leaves the scheduler alone; with --via director the in-process director shares that CPU, which costs it tens of µs per round trip")
+	fs.BoolVar(&f.opts.IdlePoll, "idle-poll", false, "keep idle CPUs polling for the run (PM QoS cpu_dma_latency 0, as cyclictest does; root): on VMs whose idle vCPUs halt, every hop otherwise pays a wake-up of tens of µs; recorded in the result")
 	fs.BoolVar(&f.serve, "serve", false, "run a receiver (for ping-pong and streams) until interrupted")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:5002", "address the receiver listens on with --serve (0.0.0.0:5002 for other hosts)")
 	fs.Bool("help", false, "help for this command")
