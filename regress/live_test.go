@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/lvsperf/lvsperf/compare"
+	"github.com/lvsperf/lvsperf/internal/cpuidle"
 )
 
 // TestSuiteOnTheRealDirector runs two short samples through the embedded
@@ -21,10 +23,18 @@ func TestSuiteOnTheRealDirector(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s := Suite{Rounds: 2, TrialTime: 2 * time.Millisecond, End: 16 << 10}
+	// As root (CI) the samples hold the real PM QoS request, as make
+	// regress does there.
+	s := Suite{Rounds: 2, TrialTime: 2 * time.Millisecond, End: 16 << 10, IdlePoll: canIdlePoll()}
+	if !s.IdlePoll && os.Getenv("CI") == "true" {
+		t.Fatalf("CI runs as root, but %s is not writable", cpuidle.QoSPath)
+	}
 	clean, err := s.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if clean.Env.IdlePoll != s.IdlePoll || (clean.Options["idle_poll"] == "true") != s.IdlePoll {
+		t.Errorf("idle polling %v not recorded: env %v, options %v", s.IdlePoll, clean.Env.IdlePoll, clean.Options)
 	}
 	s.Slow = 0.2
 	slowed, err := s.Run(ctx)

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/lvsperf/lvsperf/compare"
+	"github.com/lvsperf/lvsperf/internal/cpuidle"
 	"github.com/lvsperf/lvsperf/plot"
 	"github.com/lvsperf/lvsperf/results"
 )
@@ -53,6 +54,7 @@ type options struct {
 	measure  int
 	from     string
 	timeout  time.Duration
+	idlePoll string
 	suite    Suite
 	cmp      compare.Options
 }
@@ -68,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.measure, "measure", 0, "measure false alarms and sensitivity over N clean and N slowed runs instead (samples kept in -out)")
 	fs.StringVar(&o.from, "from", "", "with -measure: re-analyse the samples kept in this directory instead of measuring")
 	fs.DurationVar(&o.timeout, "timeout", 110*time.Second, "bound on the whole suite (per run with -measure)")
+	fs.StringVar(&o.idlePoll, "idle-poll", "auto", "keep idle CPUs polling while measuring (PM QoS cpu_dma_latency 0): on, off, or auto (on where "+cpuidle.QoSPath+" is writable)")
 	fs.IntVar(&o.suite.Rounds, "rounds", 12, "direct+director runs pooled into one sample")
 	fs.DurationVar(&o.suite.TrialTime, "trial", 6*time.Millisecond, "one-way time of one trial (one trial per size per round)")
 	fs.Float64Var(&o.cmp.K, "k", SuiteK, "standard deviations a change must pass")
@@ -77,6 +80,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o.cmp.Ratio = Ratio
 	o.suite.Slow = o.slow
+	switch o.idlePoll {
+	case "on":
+		o.suite.IdlePoll = true
+	case "off":
+	case "auto":
+		o.suite.IdlePoll = canIdlePoll()
+		if !o.suite.IdlePoll {
+			fmt.Fprintf(stderr, "regress: note: cannot write %s (needs root): idle CPUs may halt, and a quiet machine then measures the director slower than the baseline did\n", cpuidle.QoSPath)
+		}
+	default:
+		fmt.Fprintf(stderr, "regress: -idle-poll %q: want on, off or auto\n", o.idlePoll)
+		return 2
+	}
 	o.suite.Progress = stderr
 	if o.measure > 0 {
 		return measure(ctx, o, stdout, stderr)
@@ -121,6 +137,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "regress:", err)
 		return 2
 	}
+	if base.Env.IdlePoll != got.Env.IdlePoll {
+		fmt.Fprintf(stdout, "warning: the baseline was measured with idle polling %s and this run %s: on a VM whose idle CPUs halt the director ratio differs between the two; re-measure the baseline in the same mode (-update)\n",
+			onOff(base.Env.IdlePoll), onOff(got.Env.IdlePoll))
+	}
 	res, err := compare.Runs(base, got, o.cmp)
 	if err != nil {
 		fmt.Fprintf(stderr, "regress: cannot compare %s with %s: %v\n", o.baseline, newFile, err)
@@ -142,6 +162,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// canIdlePoll says whether this process may hold the PM QoS request.
+func canIdlePoll() bool {
+	req, err := cpuidle.Hold()
+	if err != nil {
+		return false
+	}
+	req.Close()
+	return true
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // measure runs n clean and n slowed samples, compares every pair of clean

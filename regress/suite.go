@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/lvsperf/lvsperf/internal/cpuidle"
+
 	"context"
 	"fmt"
 	"io"
@@ -38,6 +40,12 @@ type Suite struct {
 	// Slow, when above 0, slows the director leg so its rate is (1−Slow)
 	// of what the path gives (0.2 = 20% slower), for sensitivity tests.
 	Slow float64
+	// IdlePoll holds a 0 µs CPU wake-up latency request for the whole
+	// sample, so idle vCPUs poll instead of halting. Without it a quiet
+	// machine measures the director's extra hops up to 2× slower than a
+	// busy one (each hop can land on a halted vCPU), and by an amount that
+	// changes between samples.
+	IdlePoll bool
 	// Progress receives a line per round; nil is silent.
 	Progress io.Writer
 }
@@ -70,6 +78,13 @@ func (s Suite) Run(ctx context.Context) (*results.Run, error) {
 	s, err := s.normalize()
 	if err != nil {
 		return nil, err
+	}
+	if s.IdlePoll {
+		req, err := cpuidle.Hold()
+		if err != nil {
+			return nil, err
+		}
+		defer req.Close()
 	}
 	var runs []*results.Run
 	for i := range s.Rounds {
@@ -117,6 +132,10 @@ func (s Suite) Run(ctx context.Context) (*results.Run, error) {
 		return nil, err
 	}
 	m.Options["suite_rounds"] = strconv.Itoa(s.Rounds)
+	if s.IdlePoll {
+		m.Options["idle_poll"] = "true"
+		m.Env.IdlePoll = true
+	}
 	if s.Slow > 0 {
 		m.Options["suite_slowdown"] = strconv.FormatFloat(s.Slow, 'f', -1, 64)
 	}
