@@ -52,14 +52,17 @@ func dialError(op string, err error) error {
 	return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError(op, err)}
 }
 
-func (d *rawDialer) dial() (conn, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+// open makes a non-blocking socket and starts connecting it: err is nil
+// when connect(2) finished or is in progress (inProgress), and the socket is
+// closed when err is not nil.
+func (d *rawDialer) open() (fd int, inProgress bool, err error) {
+	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, dialError("socket", err)
+		return -1, false, dialError("socket", err)
 	}
-	fail := func(op string, err error) (conn, error) {
+	fail := func(op string, err error) (int, bool, error) {
 		unix.Close(fd)
-		return nil, dialError(op, err)
+		return -1, false, dialError(op, err)
 	}
 	// A connection that carries one request never has unacknowledged data
 	// when it writes, so Nagle's algorithm cannot delay it: skip the call.
@@ -88,11 +91,20 @@ func (d *rawDialer) dial() (conn, error) {
 	if err != nil && !errors.Is(err, unix.EINPROGRESS) {
 		return fail("connect", err)
 	}
+	return fd, err != nil, nil
+}
+
+func (d *rawDialer) dial() (conn, error) {
+	fd, inProgress, err := d.open()
+	if err != nil {
+		return nil, err
+	}
 	f := os.NewFile(uintptr(fd), "tcp")
 	if f == nil {
-		return fail("newfile", unix.EBADF)
+		unix.Close(fd)
+		return nil, dialError("newfile", unix.EBADF)
 	}
-	if err == nil {
+	if !inProgress {
 		return f, nil
 	}
 	// On loopback the handshake has usually completed inside connect(2):

@@ -38,6 +38,10 @@ type Summary struct {
 // Report is the outcome of one hammer run.
 type Report struct {
 	Options Options `json:"options"`
+	// Engine is the engine that ran (Options.Engine may say auto); Loops is
+	// the loop engine's number of event loops.
+	Engine Engine `json:"engine_ran"`
+	Loops  int    `json:"loops_ran,omitempty"`
 	// Elapsed runs from the barrier's release to the last client's end.
 	Elapsed time.Duration `json:"elapsed_ns"`
 	// Requests answered with a 2xx status and a complete body.
@@ -358,20 +362,50 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Options: o}
+	var first *response
 	if !o.NoPrefetch {
-		if err := prefetch(ctx, &o); err != nil {
+		resp, err := prefetch(ctx, &o)
+		if err != nil {
 			return nil, err
 		}
+		first = &resp
 	}
 	workers := make([]*worker, o.Clients)
 	for i := range workers {
 		workers[i] = newWorker(i, &o)
 	}
+	rep.Engine, err = chooseEngine(o, first, workers[0].raw != nil)
+	if err != nil {
+		return nil, err
+	}
+	if rep.Engine == EngineLoop {
+		rep.Elapsed, rep.Loops, err = runLoops(ctx, &o, workers)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		rep.Elapsed = runGoroutines(ctx, &o, workers)
+	}
+	merge(rep, workers)
+	if o.keepSamples {
+		for _, w := range workers {
+			rep.samples = append(rep.samples, w.samples...)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("run interrupted after %v: %w", rep.Elapsed.Round(time.Millisecond), err)
+	}
+	return rep, nil
+}
+
+// runGoroutines runs every worker in its own goroutine and returns the
+// time from the barrier's release to the last worker's end.
+func runGoroutines(ctx context.Context, o *Options, workers []*worker) time.Duration {
 	var stop atomic.Bool
 	release := make(chan struct{})
 	var ready, done sync.WaitGroup
 	var start, deadline time.Time
-	ready.Add(o.Clients)
+	ready.Add(len(workers))
 	for _, w := range workers {
 		done.Go(func() {
 			ready.Done()
@@ -387,37 +421,50 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	watch := context.AfterFunc(ctx, func() { stop.Store(true) })
 	done.Wait()
 	watch()
-	rep.Elapsed = time.Since(start)
-	merge(rep, workers)
-	if o.keepSamples {
-		for _, w := range workers {
-			rep.samples = append(rep.samples, w.samples...)
+	return time.Since(start)
+}
+
+// chooseEngine resolves o.Engine for a run; first is the prefetch's
+// response (nil without one) and raw says the target is an IPv4 address.
+func chooseEngine(o Options, first *response, raw bool) (Engine, error) {
+	switch o.Engine {
+	case EngineGoroutines:
+		return EngineGoroutines, nil
+	case EngineLoop:
+		if !raw {
+			return "", fmt.Errorf("engine %s: target %q is not an IPv4 address; use an address or engine %s", EngineLoop, o.Target, EngineGoroutines)
 		}
+		return EngineLoop, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return rep, fmt.Errorf("run interrupted after %v: %w", rep.Elapsed.Round(time.Millisecond), err)
+	switch {
+	case o.Rate > 0, !raw:
+		return EngineGoroutines, nil
+	case first != nil && first.length >= spliceMin && !o.Verify && !o.NoSplice:
+		return EngineGoroutines, nil
 	}
-	return rep, nil
+	return EngineLoop, nil
 }
 
 // prefetch GETs the path once, untimed, so the server has it in memory and a
-// target that is not there fails before the run.
-func prefetch(ctx context.Context, o *Options) error {
+// target that is not there fails before the run. It returns the response's
+// head, whose length tells the engine choice the body size.
+func prefetch(ctx context.Context, o *Options) (response, error) {
 	po := *o
 	po.Clients = 1
 	w := newWorker(0, &po)
 	c, err := w.dialer.DialContext(ctx, "tcp", o.Target)
 	if err != nil {
-		return fmt.Errorf("prefetch: connect to %s: %w (is the server running?)", o.Target, err)
+		return response{}, fmt.Errorf("prefetch: connect to %s: %w (is the server running?)", o.Target, err)
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(o.Timeout))
 	w.rd.conn = c
-	if _, _, err := w.roundTrip(c, w.reqLast, false); err != nil {
-		return fmt.Errorf("prefetch: GET http://%s%s: %w", o.Target, o.Path, err)
+	resp, _, err := w.roundTrip(c, w.reqLast, false)
+	if err != nil {
+		return resp, fmt.Errorf("prefetch: GET http://%s%s: %w", o.Target, o.Path, err)
 	}
 	// A bad status is not fatal here: the run counts and reports it.
-	return nil
+	return resp, nil
 }
 
 func summarize(h *hdrhistogram.Histogram) Summary {

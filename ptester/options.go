@@ -49,6 +49,13 @@ type Options struct {
 	NoSplice bool `json:"no_splice"`
 	// BufferSize is each client's read buffer; default 256 KiB.
 	BufferSize int `json:"buffer_size"`
+	// Engine drives the clients: EngineLoop (event loops over raw
+	// non-blocking sockets, as wrk does), EngineGoroutines (a goroutine per
+	// client on Go's poller) or EngineAuto (default: see Engine).
+	Engine Engine `json:"engine"`
+	// Loops is the number of event loops, each on its own OS thread, of the
+	// loop engine; default GOMAXPROCS, at most Clients.
+	Loops int `json:"loops"`
 
 	// keepSamples makes a run keep every latency (tests compare the
 	// histogram's percentiles with a sort of these).
@@ -155,6 +162,19 @@ func (o Options) Normalize() (Options, error) {
 	}
 	if o.BufferSize < 4<<10 {
 		return o, fmt.Errorf("buffer size %d: want at least 4096 bytes", o.BufferSize)
+	}
+	switch o.Engine {
+	case "":
+		o.Engine = EngineAuto
+	case EngineAuto, EngineLoop, EngineGoroutines:
+	default:
+		return o, fmt.Errorf("engine %q: want %s, %s or %s", o.Engine, EngineAuto, EngineLoop, EngineGoroutines)
+	}
+	if o.Engine == EngineLoop && o.Rate > 0 {
+		return o, fmt.Errorf("engine %s has no open loop (--rate %g): use engine %s or %s", o.Engine, o.Rate, EngineGoroutines, EngineAuto)
+	}
+	if o.Loops < 0 || o.Loops > MaxClients {
+		return o, fmt.Errorf("loops %d: want 0 (GOMAXPROCS) to %d event loops", o.Loops, MaxClients)
 	}
 	if o.Sources < 0 || o.Sources > 250 {
 		return o, fmt.Errorf("sources %d: want 0 (kernel's choice) to 250 loopback addresses", o.Sources)

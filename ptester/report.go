@@ -16,7 +16,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		loop = fmt.Sprintf("open loop at %g req/s", o.Rate)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "GET http://%s%s  -c %d -k %d  %s  %v\n", o.Target, o.Path, o.Clients, o.KeepAlive, loop, r.Elapsed.Round(time.Millisecond))
+	engine := string(r.Engine)
+	if r.Loops > 0 {
+		engine = fmt.Sprintf("%s ×%d", r.Engine, r.Loops)
+	}
+	fmt.Fprintf(&b, "GET http://%s%s  -c %d -k %d  %s  engine %s  %v\n", o.Target, o.Path, o.Clients, o.KeepAlive, loop, engine, r.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(&b, "hits/sec %.1f   conns/sec %.1f   throughput %s (%.2f MiB/s)   requests %d   errors %d\n",
 		r.HitsPerSec, r.ConnsPerSec, r.Throughput, r.Throughput.BytesPerSecond()/(1<<20), r.Requests, r.Errs())
 	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', tabwriter.AlignRight)

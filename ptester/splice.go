@@ -68,13 +68,33 @@ func (s *sink) discard(rc syscall.RawConn, n int64) (int64, error) {
 	if serr != nil {
 		return 0, os.NewSyscallError("splice", serr)
 	}
-	// Empty the pipe; /dev/null takes everything at once.
-	for left := moved; left > 0; {
-		m, err := unix.Splice(s.r, nil, s.null, nil, int(left), unix.SPLICE_F_MOVE)
-		if err != nil {
-			return moved, os.NewSyscallError("splice to /dev/null", err)
-		}
-		left -= m
+	return moved, s.drain(moved)
+}
+
+// discardNow moves up to n bytes from the non-blocking socket fd into
+// /dev/null without waiting: unix.EAGAIN when none are there, io.EOF when
+// the peer closed first.
+func (s *sink) discardNow(fd int, n int64) (int64, error) {
+	m, err := unix.Splice(fd, nil, s.w, nil, int(min(n, 1<<20)), unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+	switch {
+	case err == unix.EAGAIN:
+		return 0, err
+	case err != nil:
+		return 0, os.NewSyscallError("splice", err)
+	case m == 0:
+		return 0, io.EOF
 	}
-	return moved, nil
+	return m, s.drain(m)
+}
+
+// drain empties n bytes from the pipe; /dev/null takes everything at once.
+func (s *sink) drain(n int64) error {
+	for n > 0 {
+		m, err := unix.Splice(s.r, nil, s.null, nil, int(n), unix.SPLICE_F_MOVE)
+		if err != nil {
+			return os.NewSyscallError("splice to /dev/null", err)
+		}
+		n -= m
+	}
+	return nil
 }

@@ -74,6 +74,7 @@ type sample struct {
 	rate   float64       // requests/s
 	cpu    time.Duration // client CPU (user+sys)
 	errors uint64
+	engine string // the ptester engine that ran, for in-process ptester tools
 }
 
 type caseKey struct {
@@ -92,7 +93,7 @@ func (k caseKey) String() string {
 func run(ctx context.Context, c config) error {
 	for _, t := range c.tools {
 		switch t {
-		case "ptester", "ptester-copy":
+		case "ptester", "ptester-copy", "ptester-loop", "ptester-goroutines":
 		case "ptester-baseline":
 			if c.baseline == "" {
 				return errors.New("tool ptester-baseline needs -baseline OLD-LVSPERF")
@@ -102,7 +103,7 @@ func run(ctx context.Context, c config) error {
 				return fmt.Errorf("%s not installed: apt-get install -y %s", t, t)
 			}
 		default:
-			return fmt.Errorf("tool %q: want ptester, ptester-copy, ptester-baseline, wrk or hey", t)
+			return fmt.Errorf("tool %q: want ptester, ptester-copy, ptester-loop, ptester-goroutines, ptester-baseline, wrk or hey", t)
 		}
 	}
 	ng, err := startNginx(ctx, c.ownSession)
@@ -149,8 +150,12 @@ func run(ctx context.Context, c config) error {
 					return fmt.Errorf("round %d, %s, %s: %w", r+1, k, tool, err)
 				}
 				res[k][tool] = append(res[k][tool], s)
-				fmt.Fprintf(os.Stderr, "round %d  %-22s %-8s %10.0f req/s  %5.1f µs CPU/req  errors %d  load %.2f\n",
-					r+1, k, tool, s.rate, float64(s.cpu.Microseconds())/(s.rate*c.dur.Seconds()), s.errors, loadavg())
+				engine := ""
+				if s.engine != "" {
+					engine = "  engine " + s.engine
+				}
+				fmt.Fprintf(os.Stderr, "round %d  %-22s %-18s %10.0f req/s  %5.1f µs CPU/req  errors %d  load %.2f%s\n",
+					r+1, k, tool, s.rate, float64(s.cpu.Microseconds())/(s.rate*c.dur.Seconds()), s.errors, loadavg(), engine)
 			}
 		}
 	}
@@ -253,10 +258,18 @@ var (
 func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sample, error) {
 	url := "http://" + addr + "/" + k.file
 	switch tool {
-	case "ptester", "ptester-copy":
+	case "ptester", "ptester-copy", "ptester-loop", "ptester-goroutines":
 		// ptester-copy copies bodies into user space as wrk and hey do;
-		// ptester splices bodies of 64 KiB and more to /dev/null.
+		// the others splice bodies of 64 KiB and more to /dev/null.
+		// ptester and ptester-copy let ptester choose the engine;
+		// ptester-loop and ptester-goroutines force one.
 		o := ptester.Options{Target: addr, Path: "/" + k.file, Duration: c.dur, Clients: c.conns, KeepAlive: 1, NoSplice: tool == "ptester-copy"}
+		switch tool {
+		case "ptester-loop":
+			o.Engine = ptester.EngineLoop
+		case "ptester-goroutines":
+			o.Engine = ptester.EngineGoroutines
+		}
 		if k.persistent {
 			o.KeepAlive = 1 << 30
 		}
@@ -266,7 +279,7 @@ func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sampl
 		if err != nil {
 			return sample{}, err
 		}
-		return sample{rate: rep.HitsPerSec, cpu: cpu, errors: rep.Errs()}, nil
+		return sample{rate: rep.HitsPerSec, cpu: cpu, errors: rep.Errs(), engine: string(rep.Engine)}, nil
 	case "ptester-baseline":
 		// An older build in its own process; its CPU includes its start-up
 		// and prefetch, a few milliseconds against a run of seconds.
