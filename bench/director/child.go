@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -40,7 +41,10 @@ var directorVariants = []variant{
 	{name: "director", desc: "embed defaults (splice through the runtime poller)"},
 	{name: "director-blocking", desc: "blocking splice on a thread per direction (BlockingConns 64)", opts: proxy.Options{BlockingConns: 64}},
 	{name: "director-iocopy", desc: "standard library throughout: AcceptTCP, net.Dialer, io.Copy (Go's own splice)", opts: proxy.Options{Copy: proxy.CopyIOCopy}},
+	{name: "director-eventloop", desc: "event loops: epoll over raw sockets on locked threads (CopyEventLoop)", opts: proxy.Options{Copy: proxy.CopyEventLoop}},
 	{name: "director-proc", desc: "embed defaults", process: true},
+	{name: "director-proc-eventloop", desc: "event loops (CopyEventLoop, default GOMAXPROCS-1 loops)", process: true, opts: proxy.Options{Copy: proxy.CopyEventLoop}},
+	{name: "director-proc-eventloop-perp", desc: "one event loop per P (CopyEventLoop, Loops = GOMAXPROCS)", process: true, opts: proxy.Options{Copy: proxy.CopyEventLoop, Loops: runtime.GOMAXPROCS(0)}},
 	{name: "director-proc-iocopy", desc: "standard library throughout (AcceptTCP, net.Dialer, io.Copy)", process: true, opts: proxy.Options{Copy: proxy.CopyIOCopy}},
 }
 

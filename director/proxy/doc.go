@@ -7,5 +7,7 @@
 // socket, connect) and hands the sockets to the runtime poller through
 // os.NewFile, which spares the net package's per-connection getsockname,
 // getpeername, getsockopt and setsockopt calls. CopyIOCopy uses the standard
-// library throughout, for comparison.
+// library throughout, for comparison. CopyEventLoop (Linux) replaces the
+// goroutines and the runtime poller with event loops of its own: epoll on
+// locked OS threads, which accept, dial and splice for many connections.
 package proxy

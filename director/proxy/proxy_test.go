@@ -32,6 +32,7 @@ func TestTCPRelayAllModes(t *testing.T) {
 		{"splice", Options{Copy: CopySplice, BlockingConns: 0}},
 		{"iocopy", Options{Copy: CopyIOCopy}},
 		{"blocking", Options{BlockingConns: 1}},
+		{"eventloop", Options{Copy: CopyEventLoop}},
 	} {
 		mode := tc.o.Copy
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +87,18 @@ func TestTCPRelayAllModes(t *testing.T) {
 func TestTCPHalfClose(t *testing.T) {
 	t.Run("poller", func(t *testing.T) { testHalfClose(t, Options{BlockingConns: 0}) })
 	t.Run("blocking", func(t *testing.T) { testHalfClose(t, Options{BlockingConns: 1}) })
+	t.Run("eventloop", func(t *testing.T) { testHalfClose(t, Options{Copy: CopyEventLoop}) })
+}
+
+// tcpEngines are the TCP engines every behavioural test runs over.
+var tcpEngines = []CopyMode{CopySplice, CopyIOCopy, CopyEventLoop}
+
+// forEngines runs f once per TCP engine, as a subtest named after it.
+func forEngines(t *testing.T, f func(t *testing.T, mode CopyMode)) {
+	t.Helper()
+	for _, m := range tcpEngines {
+		t.Run(m.String(), func(t *testing.T) { f(t, m) })
+	}
 }
 
 func testHalfClose(t *testing.T, o Options) {
@@ -121,84 +134,90 @@ func testHalfClose(t *testing.T, o Options) {
 }
 
 func TestTCPDeadRealserverFailsFast(t *testing.T) {
-	pk := &testPicker{}
-	px, vip := startProxy(t, pk, dataplane.TCP, Options{DialTimeout: 5 * time.Second})
-	// A port nobody listens on: bind, note it, close (and not the VIP's,
-	// or the proxy would dial itself).
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().(*net.TCPAddr).AddrPort()
-	ln.Close()
-	if dead == vip {
-		t.Fatalf("the kernel gave the proxy's port %s twice", vip)
-	}
-	pk.setDests(dead)
-	start := time.Now()
-	c, err := net.Dial("tcp", vip.String())
-	if err == nil {
-		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, err = c.Read(make([]byte, 1))
-	}
-	took := time.Since(start)
-	if !isResetOrEOF(err) {
-		t.Fatalf("read from a client whose realserver is dead: want EOF or reset, got %v", err)
-	}
-	if took > time.Second {
-		t.Errorf("dead realserver: want the client closed at once (refused connect), took %v", took)
-	}
-	f := waitClosed(t, pk, 1)[0]
-	if ev := f.evs(); !slices.Equal(ev, []dataplane.Event{dataplane.DialFailed, dataplane.Closed}) {
-		t.Errorf("events: want [dial-failed closed], got %v", ev)
-	}
-	if s := px.Stats(); s.DialFailed != 1 {
-		t.Errorf("stats DialFailed: want 1, got %d", s.DialFailed)
-	}
+	forEngines(t, func(t *testing.T, mode CopyMode) {
+		pk := &testPicker{}
+		px, vip := startProxy(t, pk, dataplane.TCP, Options{Copy: mode, DialTimeout: 5 * time.Second})
+		// A port nobody listens on: bind, note it, close (and not the VIP's,
+		// or the proxy would dial itself).
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead := ln.Addr().(*net.TCPAddr).AddrPort()
+		ln.Close()
+		if dead == vip {
+			t.Fatalf("the kernel gave the proxy's port %s twice", vip)
+		}
+		pk.setDests(dead)
+		start := time.Now()
+		c, err := net.Dial("tcp", vip.String())
+		if err == nil {
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = c.Read(make([]byte, 1))
+		}
+		took := time.Since(start)
+		if !isResetOrEOF(err) {
+			t.Fatalf("read from a client whose realserver is dead: want EOF or reset, got %v", err)
+		}
+		if took > time.Second {
+			t.Errorf("dead realserver: want the client closed at once (refused connect), took %v", took)
+		}
+		f := waitClosed(t, pk, 1)[0]
+		if ev := f.evs(); !slices.Equal(ev, []dataplane.Event{dataplane.DialFailed, dataplane.Closed}) {
+			t.Errorf("events: want [dial-failed closed], got %v", ev)
+		}
+		if s := px.Stats(); s.DialFailed != 1 {
+			t.Errorf("stats DialFailed: want 1, got %d", s.DialFailed)
+		}
+	})
 }
 
 func TestTCPNoDestinationRefused(t *testing.T) {
-	pk := &testPicker{none: true}
-	px, vip := startProxy(t, pk, dataplane.TCP, Options{})
-	c, err := net.Dial("tcp", vip.String())
-	if err == nil {
-		// The reset may come before or after the dial returns.
-		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, err = c.Read(make([]byte, 1))
-	}
-	if !isResetOrEOF(err) {
-		t.Fatalf("connect and read with no realserver: want EOF or reset, got %v", err)
-	}
-	if n := settle(0, func() int { return 1 - int(px.Stats().Refused) }); n != 0 {
-		t.Errorf("stats Refused: want 1, got %d", px.Stats().Refused)
-	}
+	forEngines(t, func(t *testing.T, mode CopyMode) {
+		pk := &testPicker{none: true}
+		px, vip := startProxy(t, pk, dataplane.TCP, Options{Copy: mode})
+		c, err := net.Dial("tcp", vip.String())
+		if err == nil {
+			// The reset may come before or after the dial returns.
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = c.Read(make([]byte, 1))
+		}
+		if !isResetOrEOF(err) {
+			t.Fatalf("connect and read with no realserver: want EOF or reset, got %v", err)
+		}
+		if n := settle(0, func() int { return 1 - int(px.Stats().Refused) }); n != 0 {
+			t.Errorf("stats Refused: want 1, got %d", px.Stats().Refused)
+		}
+	})
 }
 
 func TestUnlistenKeepsFlows(t *testing.T) {
-	pk := &testPicker{dests: []netip.AddrPort{startEcho(t)}}
-	px, vip := startProxy(t, pk, dataplane.TCP, Options{})
-	c, err := net.Dial("tcp", vip.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := px.Unlisten(dataplane.TCP, vip); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := net.DialTimeout("tcp", vip.String(), time.Second); err == nil {
-		t.Errorf("dial after Unlisten: want refused, got a connection")
-	}
-	c.Write([]byte("ping"))
-	buf := make([]byte, 4)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
-		t.Errorf("existing flow after Unlisten: want %q echoed, got %q (%v)", "ping", buf, err)
-	}
-	if err := px.Unlisten(dataplane.TCP, vip); err == nil {
-		t.Errorf("second Unlisten: want an error, got nil")
-	}
+	forEngines(t, func(t *testing.T, mode CopyMode) {
+		pk := &testPicker{dests: []netip.AddrPort{startEcho(t)}}
+		px, vip := startProxy(t, pk, dataplane.TCP, Options{Copy: mode})
+		c, err := net.Dial("tcp", vip.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := px.Unlisten(dataplane.TCP, vip); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := net.DialTimeout("tcp", vip.String(), time.Second); err == nil {
+			t.Errorf("dial after Unlisten: want refused, got a connection")
+		}
+		c.Write([]byte("ping"))
+		buf := make([]byte, 4)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+			t.Errorf("existing flow after Unlisten: want %q echoed, got %q (%v)", "ping", buf, err)
+		}
+		if err := px.Unlisten(dataplane.TCP, vip); err == nil {
+			t.Errorf("second Unlisten: want an error, got nil")
+		}
+	})
 }
 
 func openFDs(t *testing.T) int {
@@ -227,6 +246,7 @@ func settle(want int, f func() int) int {
 func TestNoLeaks10000Connections(t *testing.T) {
 	t.Run("poller", func(t *testing.T) { testNoLeaks(t, Options{}, 10000) })
 	t.Run("mixed", func(t *testing.T) { testNoLeaks(t, Options{BlockingConns: 25}, 2000) })
+	t.Run("eventloop", func(t *testing.T) { testNoLeaks(t, Options{Copy: CopyEventLoop}, 10000) })
 }
 
 func testNoLeaks(t *testing.T, o Options, conns int) {
@@ -311,8 +331,13 @@ func testNoLeaks(t *testing.T, o Options, conns int) {
 
 func TestCloseEndsOpenConnections(t *testing.T) {
 	// Three of the five on blocking splice: Close must wake them too.
+	t.Run("mixed", func(t *testing.T) { testCloseEnds(t, Options{BlockingConns: 3}) })
+	t.Run("eventloop", func(t *testing.T) { testCloseEnds(t, Options{Copy: CopyEventLoop}) })
+}
+
+func testCloseEnds(t *testing.T, o Options) {
 	pk := &testPicker{dests: []netip.AddrPort{startEcho(t)}}
-	px, vip := startProxy(t, pk, dataplane.TCP, Options{BlockingConns: 3})
+	px, vip := startProxy(t, pk, dataplane.TCP, o)
 	var cs []net.Conn
 	for range 5 {
 		c, err := net.Dial("tcp", vip.String())
@@ -439,23 +464,25 @@ func TestUDPIdleTimeoutAndBound(t *testing.T) {
 // A realserver that is the virtual service itself is refused, not dialled
 // in a loop.
 func TestTCPRealserverIsVIP(t *testing.T) {
-	pk := &testPicker{}
-	px, vip := startProxy(t, pk, dataplane.TCP, Options{})
-	pk.setDests(vip)
-	c, err := net.Dial("tcp", vip.String())
-	if err == nil {
-		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, err = c.Read(make([]byte, 1))
-	}
-	if !isResetOrEOF(err) {
-		t.Fatalf("read when the realserver is the VIP: want EOF or reset, got %v", err)
-	}
-	time.Sleep(50 * time.Millisecond)
-	if n := len(pk.all()); n != 1 {
-		t.Errorf("flows: want 1 (no self-dial loop), got %d", n)
-	}
-	if s := px.Stats(); s.DialFailed != 1 {
-		t.Errorf("stats DialFailed: want 1, got %d", s.DialFailed)
-	}
+	forEngines(t, func(t *testing.T, mode CopyMode) {
+		pk := &testPicker{}
+		px, vip := startProxy(t, pk, dataplane.TCP, Options{Copy: mode})
+		pk.setDests(vip)
+		c, err := net.Dial("tcp", vip.String())
+		if err == nil {
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = c.Read(make([]byte, 1))
+		}
+		if !isResetOrEOF(err) {
+			t.Fatalf("read when the realserver is the VIP: want EOF or reset, got %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if n := len(pk.all()); n != 1 {
+			t.Errorf("flows: want 1 (no self-dial loop), got %d", n)
+		}
+		if s := px.Stats(); s.DialFailed != 1 {
+			t.Errorf("stats DialFailed: want 1, got %d", s.DialFailed)
+		}
+	})
 }

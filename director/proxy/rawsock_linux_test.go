@@ -43,9 +43,15 @@ func TestTCPUnansweredRealserverTimesOut(t *testing.T) {
 			t.Skip("the kernel keeps accepting handshakes on a full backlog-0 queue; cannot make an unanswered realserver")
 		}
 	}
+	for _, mode := range []CopyMode{CopySplice, CopyEventLoop} {
+		t.Run(mode.String(), func(t *testing.T) { testUnanswered(t, full, mode) })
+	}
+}
+
+func testUnanswered(t *testing.T, full netip.AddrPort, mode CopyMode) {
 	const timeout = 300 * time.Millisecond
 	pk := &testPicker{dests: []netip.AddrPort{full}}
-	px, vip := startProxy(t, pk, dataplane.TCP, Options{DialTimeout: timeout})
+	px, vip := startProxy(t, pk, dataplane.TCP, Options{Copy: mode, DialTimeout: timeout})
 	start := time.Now()
 	c, err := net.Dial("tcp", vip.String())
 	if err == nil {

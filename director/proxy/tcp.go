@@ -20,6 +20,9 @@ type tcpListener struct {
 func (l *tcpListener) close() error { return l.ln.Close() }
 
 func (p *Proxy) listenTCP(addr netip.AddrPort) (listener, netip.AddrPort, error) {
+	if p.opts.Copy == CopyEventLoop {
+		return p.listenEv(addr)
+	}
 	// No TCP keepalive: IPVS sends none, and Go's default costs four
 	// setsockopt calls on every accepted connection.
 	lc := net.ListenConfig{KeepAlive: -1}
