@@ -19,8 +19,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -53,6 +55,7 @@ type options struct {
 	slow     float64
 	measure  int
 	from     string
+	sample   string
 	timeout  time.Duration
 	idlePoll string
 	suite    Suite
@@ -68,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.out, "out", "out/regress", "directory for the new run and the overlay plot")
 	fs.Float64Var(&o.slow, "slow", 0, "slow the director leg by this fraction (0.2 = 20%), to check the gate catches it")
 	fs.IntVar(&o.measure, "measure", 0, "measure false alarms and sensitivity over N clean and N slowed runs instead (samples kept in -out)")
+	fs.StringVar(&o.sample, "sample", "", "measure one sample and save it to this file (what -measure runs in a child process per sample)")
 	fs.StringVar(&o.from, "from", "", "with -measure: re-analyse the samples kept in this directory instead of measuring")
 	fs.DurationVar(&o.timeout, "timeout", 110*time.Second, "bound on the whole suite (per run with -measure)")
 	fs.StringVar(&o.idlePoll, "idle-poll", "auto", "keep idle CPUs polling while measuring (PM QoS cpu_dma_latency 0): on, off, or auto (on where "+cpuidle.QoSPath+" is writable)")
@@ -96,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o.suite.Progress = stderr
 	if o.measure > 0 {
 		return measure(ctx, o, stdout, stderr)
+	}
+	if o.sample != "" {
+		return sampleOnly(ctx, o, stderr)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
@@ -185,12 +192,26 @@ func onOff(b bool) string {
 // samples (false alarms) and every slowed sample against every clean one
 // (sensitivity), and prints the counts.
 func measure(ctx context.Context, o options, stdout, stderr io.Writer) int {
-	sample := func(slow float64) (*results.Run, error) {
-		c, cancel := context.WithTimeout(ctx, o.timeout)
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "regress:", err)
+		return 2
+	}
+	// Each sample is its own process, as each CI run is: a fresh process
+	// places its threads, heap and connections anew, and that variation
+	// belongs in a false-alarm count.
+	sample := func(slow float64, file string) (*results.Run, error) {
+		c, cancel := context.WithTimeout(ctx, o.timeout+10*time.Second)
 		defer cancel()
-		s := o.suite
-		s.Slow = slow
-		return s.Run(c)
+		args := []string{"-sample", file, "-timeout", o.timeout.String(), "-idle-poll", onOff(o.suite.IdlePoll),
+			"-rounds", strconv.Itoa(o.suite.Rounds), "-trial", o.suite.TrialTime.String(),
+			"-slow", strconv.FormatFloat(slow, 'f', -1, 64)}
+		cmd := exec.CommandContext(c, self, args...)
+		cmd.Stderr = stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("sample %s: %w", file, err)
+		}
+		return results.Load(file)
 	}
 	slow := o.slow
 	if slow == 0 {
@@ -222,26 +243,40 @@ func measure(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	// load over the measurement hits both alike.
 	for i := range o.measure {
 		for _, s := range []float64{0, slow} {
-			r, err := sample(s)
+			kind := "clean"
+			if s != 0 {
+				kind = "slow"
+			}
+			r, err := sample(s, filepath.Join(o.out, fmt.Sprintf("%s-%d%s", kind, i, results.Extension)))
 			if err != nil {
 				fmt.Fprintln(stderr, "regress:", err)
 				return 2
 			}
-			kind := "clean"
 			if s == 0 {
 				clean = append(clean, r)
 			} else {
-				kind = "slow"
 				slowed = append(slowed, r)
-			}
-			if err := results.Save(filepath.Join(o.out, fmt.Sprintf("%s-%d%s", kind, i, results.Extension)), r); err != nil {
-				fmt.Fprintln(stderr, "regress:", err)
-				return 2
 			}
 			fmt.Fprintf(stderr, "sample %d/%d (slowdown %v) done\n", i+1, o.measure, s)
 		}
 	}
 	return report(clean, slowed, o, slow, stdout, stderr)
+}
+
+// sampleOnly measures one sample and saves it to o.sample.
+func sampleOnly(ctx context.Context, o options, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	r, err := o.suite.Run(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "regress:", err)
+		return 2
+	}
+	if err := results.Save(o.sample, r); err != nil {
+		fmt.Fprintln(stderr, "regress:", err)
+		return 2
+	}
+	return 0
 }
 
 func report(clean, slowed []*results.Run, o options, slow float64, stdout, stderr io.Writer) int {
