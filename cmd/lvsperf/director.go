@@ -7,12 +7,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lvsperf/lvsperf/director/ipvsadm"
+	"github.com/lvsperf/lvsperf/internal/cpuidle"
 )
 
 // newDirectorCmd runs a standalone embedded director.
 func newDirectorCmd() *cobra.Command {
 	var o ipvsadm.DaemonOptions
 	var hosts []string
+	var idlePoll bool
 	cmd := &cobra.Command{
 		Use:   "director",
 		Short: "Run a standalone IPVS-like director (userspace proxy engine) with an ipvsadm control socket",
@@ -32,6 +34,13 @@ seeds' lvs.conf format (--lvs-conf), then change and list it with
 				}
 				o.Hosts[name] = addr
 			}
+			if idlePoll {
+				req, err := cpuidle.Hold()
+				if err != nil {
+					return fmt.Errorf("--idle-poll: %w", err)
+				}
+				defer req.Close()
+			}
 			return ipvsadm.RunDaemon(cmd.Context(), o, cmd.ErrOrStderr())
 		},
 	}
@@ -48,6 +57,7 @@ seeds' lvs.conf format (--lvs-conf), then change and list it with
 	f.DurationVar(&o.Persistence, "persistent", 0, "persistence timeout of --service (0 = none)")
 	f.StringArrayVar(&o.Realservers, "realserver", nil, "realserver ADDR:port[,weight] of --service (repeatable)")
 	f.DurationVar(&o.HealthInterval, "health-interval", 0, "TCP connect check of every realserver at this interval; failing ones are quiesced (0 = off)")
+	f.BoolVar(&idlePoll, "idle-poll", false, "keep idle CPUs polling while the director runs (PM QoS cpu_dma_latency 0; root): on VMs whose idle vCPUs halt, each hop otherwise pays a wake-up")
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow virtual services and metrics on non-loopback addresses")
 	return cmd
 }
