@@ -73,6 +73,8 @@ func main() {
 type sample struct {
 	rate   float64       // requests/s
 	cpu    time.Duration // client CPU (user+sys)
+	csw    int64         // client context switches (voluntary + involuntary)
+	vcsw   int64         // of which voluntary (the client blocked)
 	errors uint64
 	engine string // the ptester engine that ran, for in-process ptester tools
 }
@@ -154,8 +156,8 @@ func run(ctx context.Context, c config) error {
 				if s.engine != "" {
 					engine = "  engine " + s.engine
 				}
-				fmt.Fprintf(os.Stderr, "round %d  %-22s %-18s %10.0f req/s  %5.1f µs CPU/req  errors %d  load %.2f%s\n",
-					r+1, k, tool, s.rate, float64(s.cpu.Microseconds())/(s.rate*c.dur.Seconds()), s.errors, loadavg(), engine)
+				fmt.Fprintf(os.Stderr, "round %d  %-22s %-18s %10.0f req/s  %5.1f µs CPU/req  %5.3f csw/req (%5.3f voluntary)  errors %d  load %.2f%s\n",
+					r+1, k, tool, s.rate, float64(s.cpu.Microseconds())/(s.rate*c.dur.Seconds()), float64(s.csw)/(s.rate*c.dur.Seconds()), float64(s.vcsw)/(s.rate*c.dur.Seconds()), s.errors, loadavg(), engine)
 			}
 		}
 	}
@@ -171,21 +173,14 @@ func run(ctx context.Context, c config) error {
 
 func report(res map[caseKey]map[string][]sample, cases []caseKey, c config) {
 	tw := tabwriter.NewWriter(os.Stdout, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\ttool\tmedian req/s\tmin\tmax\tclient CPU µs/req\terrors\tvs wrk\tvs hey\t")
+	fmt.Fprintln(tw, "case\ttool\tmedian req/s\tmin\tmax\tclient CPU µs/req\tcsw/req\terrors\tvs wrk\tvs hey\t")
 	med := map[caseKey]map[string]float64{}
 	for _, k := range cases {
 		med[k] = map[string]float64{}
 		for _, tool := range c.tools {
-			ss := res[k][tool]
-			rates := make([]float64, len(ss))
-			cpus := make([]float64, len(ss))
-			var errs uint64
-			for i, s := range ss {
+			rates := make([]float64, len(res[k][tool]))
+			for i, s := range res[k][tool] {
 				rates[i] = s.rate
-				if s.rate > 0 {
-					cpus[i] = float64(s.cpu.Microseconds()) / (s.rate * c.dur.Seconds())
-				}
-				errs += s.errors
 			}
 			med[k][tool] = median(rates)
 		}
@@ -193,16 +188,18 @@ func report(res map[caseKey]map[string][]sample, cases []caseKey, c config) {
 			ss := res[k][tool]
 			rates := make([]float64, len(ss))
 			cpus := make([]float64, len(ss))
+			csws := make([]float64, len(ss))
 			var errs uint64
 			for i, s := range ss {
 				rates[i] = s.rate
 				if s.rate > 0 {
 					cpus[i] = float64(s.cpu.Microseconds()) / (s.rate * c.dur.Seconds())
+					csws[i] = float64(s.csw) / (s.rate * c.dur.Seconds())
 				}
 				errs += s.errors
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.1f\t%d\t%s\t%s\t\n", k, tool, median(rates), slices.Min(rates), slices.Max(rates),
-				median(cpus), errs, ratio(med[k][tool], med[k]["wrk"]), ratio(med[k][tool], med[k]["hey"]))
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.1f\t%.3f\t%d\t%s\t%s\t\n", k, tool, median(rates), slices.Min(rates), slices.Max(rates),
+				median(cpus), median(csws), errs, ratio(med[k][tool], med[k]["wrk"]), ratio(med[k][tool], med[k]["hey"]))
 		}
 	}
 	tw.Flush()
@@ -273,13 +270,13 @@ func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sampl
 		if k.persistent {
 			o.KeepAlive = 1 << 30
 		}
-		before := selfCPU()
+		before := selfUsage()
 		rep, err := ptester.Run(ctx, o)
-		cpu := selfCPU() - before
+		u := selfUsage().minus(before)
 		if err != nil {
 			return sample{}, err
 		}
-		return sample{rate: rep.HitsPerSec, cpu: cpu, errors: rep.Errs(), engine: string(rep.Engine)}, nil
+		return sample{rate: rep.HitsPerSec, cpu: u.cpu, csw: u.csw, vcsw: u.vcsw, errors: rep.Errs(), engine: string(rep.Engine)}, nil
 	case "ptester-baseline":
 		// An older build in its own process; its CPU includes its start-up
 		// and prefetch, a few milliseconds against a run of seconds.
@@ -287,7 +284,7 @@ func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sampl
 		if k.persistent {
 			k1 = strconv.Itoa(1 << 30)
 		}
-		out, cpu, err := runTool(ctx, c.baseline, "ptester", "-h", addr, "-t", c.dur.String(), "-c", strconv.Itoa(c.conns), "-k", k1, "--json", "/"+k.file)
+		out, u, err := runTool(ctx, c.baseline, "ptester", "-h", addr, "-t", c.dur.String(), "-c", strconv.Itoa(c.conns), "-k", k1, "--json", "/"+k.file)
 		if err != nil {
 			return sample{}, err
 		}
@@ -302,13 +299,13 @@ func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sampl
 		for _, n := range rep.Errors {
 			errs += n
 		}
-		return sample{rate: rep.HitsPerSec, cpu: cpu, errors: errs}, nil
+		return sample{rate: rep.HitsPerSec, cpu: u.cpu, csw: u.csw, vcsw: u.vcsw, errors: errs}, nil
 	case "wrk":
 		args := []string{"-t2", "-c" + strconv.Itoa(c.conns), "-d" + strconv.Itoa(int(c.dur.Seconds())) + "s"}
 		if !k.persistent {
 			args = append(args, "-H", "Connection: close")
 		}
-		out, cpu, err := runTool(ctx, "wrk", append(args, url)...)
+		out, u, err := runTool(ctx, "wrk", append(args, url)...)
 		if err != nil {
 			return sample{}, err
 		}
@@ -324,13 +321,13 @@ func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sampl
 				errs += n
 			}
 		}
-		return sample{rate: rate, cpu: cpu, errors: errs}, nil
+		return sample{rate: rate, cpu: u.cpu, csw: u.csw, vcsw: u.vcsw, errors: errs}, nil
 	case "hey":
 		args := []string{"-z", c.dur.String(), "-c", strconv.Itoa(c.conns)}
 		if !k.persistent {
 			args = append(args, "-disable-keepalive")
 		}
-		out, cpu, err := runTool(ctx, "hey", append(args, url)...)
+		out, u, err := runTool(ctx, "hey", append(args, url)...)
 		if err != nil {
 			return sample{}, err
 		}
@@ -349,35 +346,47 @@ func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sampl
 				errs += n
 			}
 		}
-		return sample{rate: rate, cpu: cpu, errors: errs}, nil
+		return sample{rate: rate, cpu: u.cpu, csw: u.csw, vcsw: u.vcsw, errors: errs}, nil
 	}
 	return sample{}, fmt.Errorf("unknown tool %q", tool)
 }
 
-// runTool runs a client and returns its output and CPU time.
-func runTool(ctx context.Context, name string, args ...string) ([]byte, time.Duration, error) {
+// usage is a client's CPU time and context switches.
+type usage struct {
+	cpu       time.Duration
+	csw, vcsw int64 // all and voluntary context switches
+}
+
+func (u usage) minus(v usage) usage { return usage{u.cpu - v.cpu, u.csw - v.csw, u.vcsw - v.vcsw} }
+
+func rusage(ru *syscall.Rusage) usage {
+	return usage{time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Nvcsw + ru.Nivcsw, ru.Nvcsw}
+}
+
+// runTool runs a client and returns its output and resource usage.
+func runTool(ctx context.Context, name string, args ...string) ([]byte, usage, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return nil, 0, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out.Bytes())
+		return nil, usage{}, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out.Bytes())
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	var cpu time.Duration
-	if ru != nil {
-		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	var u usage
+	if ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage); ru != nil {
+		u = rusage(ru)
 	}
-	return out.Bytes(), cpu, nil
+	return out.Bytes(), u, nil
 }
 
-func selfCPU() time.Duration {
+// selfUsage is this process's usage so far; a ptester run's is the difference.
+func selfUsage() usage {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return usage{}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return rusage(&ru)
 }
 
 func loadavg() float64 {
