@@ -27,7 +27,7 @@ type conn interface {
 // options, a dozen allocations) is about a third of it.
 type rawDialer struct {
 	dst     unix.RawSockaddrInet4 // ready for connect(2)
-	src     *unix.SockaddrInet4 // nil: the kernel picks
+	src     *unix.SockaddrInet4   // nil: the kernel picks
 	linger0 bool
 	nodelay bool // set TCP_NODELAY (connections that carry more than one request)
 	timeout time.Duration
