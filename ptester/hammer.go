@@ -362,19 +362,16 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Options: o}
-	var first *response
 	if !o.NoPrefetch {
-		resp, err := prefetch(ctx, &o)
-		if err != nil {
+		if err := prefetch(ctx, &o); err != nil {
 			return nil, err
 		}
-		first = &resp
 	}
 	workers := make([]*worker, o.Clients)
 	for i := range workers {
 		workers[i] = newWorker(i, &o)
 	}
-	rep.Engine, err = chooseEngine(o, first, workers[0].raw != nil)
+	rep.Engine, err = chooseEngine(o, workers[0].raw != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -424,9 +421,9 @@ func runGoroutines(ctx context.Context, o *Options, workers []*worker) time.Dura
 	return time.Since(start)
 }
 
-// chooseEngine resolves o.Engine for a run; first is the prefetch's
-// response (nil without one) and raw says the target is an IPv4 address.
-func chooseEngine(o Options, first *response, raw bool) (Engine, error) {
+// chooseEngine resolves o.Engine for a run; raw says the target is an IPv4
+// address.
+func chooseEngine(o Options, raw bool) (Engine, error) {
 	switch o.Engine {
 	case EngineGoroutines:
 		return EngineGoroutines, nil
@@ -436,35 +433,30 @@ func chooseEngine(o Options, first *response, raw bool) (Engine, error) {
 		}
 		return EngineLoop, nil
 	}
-	switch {
-	case o.Rate > 0, !raw:
-		return EngineGoroutines, nil
-	case first != nil && first.length >= spliceMin && !o.Verify && !o.NoSplice:
+	if o.Rate > 0 || !raw {
 		return EngineGoroutines, nil
 	}
 	return EngineLoop, nil
 }
 
 // prefetch GETs the path once, untimed, so the server has it in memory and a
-// target that is not there fails before the run. It returns the response's
-// head, whose length tells the engine choice the body size.
-func prefetch(ctx context.Context, o *Options) (response, error) {
+// target that is not there fails before the run.
+func prefetch(ctx context.Context, o *Options) error {
 	po := *o
 	po.Clients = 1
 	w := newWorker(0, &po)
 	c, err := w.dialer.DialContext(ctx, "tcp", o.Target)
 	if err != nil {
-		return response{}, fmt.Errorf("prefetch: connect to %s: %w (is the server running?)", o.Target, err)
+		return fmt.Errorf("prefetch: connect to %s: %w (is the server running?)", o.Target, err)
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(o.Timeout))
 	w.rd.conn = c
-	resp, _, err := w.roundTrip(c, w.reqLast, false)
-	if err != nil {
-		return resp, fmt.Errorf("prefetch: GET http://%s%s: %w", o.Target, o.Path, err)
+	if _, _, err := w.roundTrip(c, w.reqLast, false); err != nil {
+		return fmt.Errorf("prefetch: GET http://%s%s: %w", o.Target, o.Path, err)
 	}
 	// A bad status is not fatal here: the run counts and reports it.
-	return resp, nil
+	return nil
 }
 
 func summarize(h *hdrhistogram.Histogram) Summary {

@@ -19,10 +19,8 @@ import (
 type Engine string
 
 // The engines. EngineAuto picks EngineLoop for closed-loop runs against an
-// IPv4 address whose bodies (seen by the prefetch) are smaller than
-// spliceMin, and EngineGoroutines otherwise: the open loop needs per-client
-// timers, and for big bodies the kernel's copy dominates, so the goroutine
-// engine with its splice path is as good (see bench/http/README.md).
+// IPv4 address, and EngineGoroutines for open-loop runs (which need a timer
+// per client) and host names. bench/http/README.md has the measurements.
 const (
 	EngineAuto       Engine = "auto"
 	EngineLoop       Engine = "loop"
