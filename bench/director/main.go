@@ -38,6 +38,7 @@ type options struct {
 	showConfigs bool
 	lvsperfBin  string
 	baseline    string
+	idlePoll    bool
 }
 
 func main() {
@@ -58,10 +59,11 @@ func main() {
 	flag.IntVar(&o.crClients, "conn-clients", 32, "concurrent clients in the new-connection test")
 	flag.DurationVar(&o.crDuration, "conn-time", 1500*time.Millisecond, "duration of the new-connection test per path per round")
 	flag.IntVar(&o.crMax, "conn-max", 12000, "most connections per path per round")
-	flag.StringVar(&o.paths, "paths", "direct,director,director-blocking,director-iocopy,lvsperf-director,haproxy", "paths to compare (direct is always run)")
+	flag.StringVar(&o.paths, "paths", "direct,director,director-splice,director-blocking,director-iocopy,lvsperf-director,haproxy", "paths to compare (direct is always run)")
 	flag.DurationVar(&o.timeLimit, "time-limit", 5*time.Minute, "abort the whole run after this long")
 	flag.StringVar(&o.lvsperfBin, "lvsperf", "", "lvsperf binary for the lvsperf-director path (default: build ./cmd/lvsperf)")
 	flag.StringVar(&o.baseline, "baseline", "", "another lvsperf binary (an older build) to run as path lvsperf-baseline, for before/after comparisons")
+	flag.BoolVar(&o.idlePoll, "idle-poll", false, "hold /dev/cpu_dma_latency at 0 for the run, so idle CPUs poll instead of halting (root)")
 	flag.Parse()
 	o.requireHAP = os.Getenv("CI") == "true"
 	var err error
@@ -183,8 +185,18 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 	}
 
+	idle := "off: idle CPUs may halt, and a halted vCPU's wake-up adds to every latency (-idle-poll)"
+	if o.idlePoll {
+		ip, err := startIdlePoll()
+		if err != nil {
+			return fmt.Errorf("-idle-poll: %w", err)
+		}
+		defer ip.stop()
+		idle = "on: /dev/cpu_dma_latency held at 0 µs, idle CPUs poll"
+	}
 	load0 := loadavg()
 	fmt.Fprintf(w, "lvsperf director benchmark: %d rounds, %d CPUs, GOMAXPROCS %d, %s\n", o.rounds, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+	fmt.Fprintf(w, "idle polling %s\n", idle)
 	fmt.Fprintf(w, "load average before the run: %s\n", load0)
 	for _, p := range paths[1:] {
 		fmt.Fprintf(w, "  %-16s %s\n", p.name, configs[p.name])

@@ -3,11 +3,12 @@
 // each virtual service's address, asks a dataplane.Picker for a realserver per
 // new connection, and moves TCP bytes zero-copy with splice(2) on Linux.
 //
-// On Linux the TCP path accepts and dials with plain system calls (accept4,
-// socket, connect) and hands the sockets to the runtime poller through
-// os.NewFile, which spares the net package's per-connection getsockname,
-// getpeername, getsockopt and setsockopt calls. CopyIOCopy uses the standard
-// library throughout, for comparison. CopyEventLoop (Linux) replaces the
-// goroutines and the runtime poller with event loops of its own: epoll on
-// locked OS threads, which accept, dial and splice for many connections.
+// On Linux the default TCP engine, CopyEventLoop, runs its own event loops:
+// epoll on locked OS threads over raw non-blocking sockets, each loop
+// accepting, dialling and splicing for many connections with no goroutine
+// or runtime poller round per connection. CopySplice (the default
+// elsewhere) runs two goroutines per connection on the runtime poller,
+// accepting and dialling with plain system calls (accept4, socket,
+// connect) handed to the poller through os.NewFile. CopyIOCopy uses the
+// standard library throughout, for comparison.
 package proxy

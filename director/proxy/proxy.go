@@ -18,25 +18,31 @@ type CopyMode int
 
 // Copy modes.
 const (
-	// CopySplice (the default) runs the proxy's own splice(2) loop through a
-	// pooled pipe per direction, integrated with the runtime poller, and
-	// counts every splice into the pipe as one packet.
-	CopySplice CopyMode = iota
+	// CopyDefault (the zero value) is CopyEventLoop on Linux and
+	// CopySplice elsewhere; Options reports the engine chosen.
+	CopyDefault CopyMode = iota
+	// CopySplice runs the proxy's own splice(2) loop through a pooled pipe
+	// per direction on two goroutines per connection, integrated with the
+	// runtime poller, and counts every splice into the pipe as one packet.
+	CopySplice
 	// CopyIOCopy uses the standard library throughout: net.Dialer for the
 	// realserver and io.Copy between the *net.TCPConn legs (which also
 	// splices on Linux) in chunks of PipeBytes; it counts one packet per
 	// chunk, so its packet counts are coarse. Kept for comparison.
 	CopyIOCopy
-	// CopyEventLoop (Linux only) runs one event loop per P, each on its own
-	// OS thread with its own epoll set: it accepts, dials the realserver
-	// and splices both directions itself, with no goroutine or runtime
-	// poller round per connection. BlockingConns is ignored.
+	// CopyEventLoop (Linux only; the default there) runs Loops event loops,
+	// each on its own OS thread with its own epoll set: a loop accepts,
+	// dials the realserver and splices both directions itself, with no
+	// goroutine or runtime poller round per connection, and counts every
+	// splice into a pipe as one packet. BlockingConns is ignored.
 	CopyEventLoop
 )
 
 // String names the mode.
 func (m CopyMode) String() string {
 	switch m {
+	case CopyDefault:
+		return "default"
 	case CopySplice:
 		return "splice"
 	case CopyIOCopy:
@@ -52,7 +58,8 @@ type Options struct {
 	// DialTimeout bounds the connect to a realserver (default 1 s). A
 	// refused connect fails at once whatever the timeout.
 	DialTimeout time.Duration
-	// Copy selects the TCP copy loop (default CopySplice).
+	// Copy selects the TCP engine (default CopyEventLoop on Linux,
+	// CopySplice elsewhere).
 	Copy CopyMode
 	// PipeBytes is the pipe size asked for with F_SETPIPE_SZ and the most
 	// one splice moves (default 1 MiB; the kernel may grant less).
@@ -65,8 +72,8 @@ type Options struct {
 	// per chunk but costs two OS threads per such connection, so it is
 	// bounded: connections beyond the bound use the poller. Measured side by
 	// side on loopback it did not beat the poller loop (bench/director,
-	// variant director-blocking), hence off by default. Ignored with
-	// CopyIOCopy.
+	// variant director-blocking), hence off by default. Used by
+	// CopySplice only.
 	BlockingConns int
 	// Loops is how many event loops CopyEventLoop runs, each on its own OS
 	// thread (default GOMAXPROCS-1, at least 1). Leaving one P without a
@@ -94,6 +101,12 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.PoolPipes == 0 {
 		o.PoolPipes = 64
+	}
+	if o.Copy == CopyDefault {
+		o.Copy = CopySplice
+		if hasEventLoop {
+			o.Copy = CopyEventLoop
+		}
 	}
 	if o.Loops == 0 {
 		o.Loops = max(1, runtime.GOMAXPROCS(0)-1)

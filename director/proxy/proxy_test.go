@@ -29,9 +29,10 @@ func TestTCPRelayAllModes(t *testing.T) {
 		name string
 		o    Options
 	}{
-		{"splice", Options{Copy: CopySplice, BlockingConns: 0}},
+		{"default", Options{}},
+		{"splice", Options{Copy: CopySplice}},
 		{"iocopy", Options{Copy: CopyIOCopy}},
-		{"blocking", Options{BlockingConns: 1}},
+		{"blocking", Options{Copy: CopySplice, BlockingConns: 1}},
 		{"eventloop", Options{Copy: CopyEventLoop}},
 	} {
 		mode := tc.o.Copy
@@ -85,8 +86,8 @@ func TestTCPRelayAllModes(t *testing.T) {
 // A request/response protocol that ends the request with a half-close (rsh,
 // lpd) needs the FIN passed on while the answer still flows back.
 func TestTCPHalfClose(t *testing.T) {
-	t.Run("poller", func(t *testing.T) { testHalfClose(t, Options{BlockingConns: 0}) })
-	t.Run("blocking", func(t *testing.T) { testHalfClose(t, Options{BlockingConns: 1}) })
+	t.Run("poller", func(t *testing.T) { testHalfClose(t, Options{Copy: CopySplice}) })
+	t.Run("blocking", func(t *testing.T) { testHalfClose(t, Options{Copy: CopySplice, BlockingConns: 1}) })
 	t.Run("eventloop", func(t *testing.T) { testHalfClose(t, Options{Copy: CopyEventLoop}) })
 }
 
@@ -244,8 +245,8 @@ func settle(want int, f func() int) int {
 // 10,000 connections through the proxy (2,000 more with half the clients on
 // blocking splice) leave no goroutines or descriptors.
 func TestNoLeaks10000Connections(t *testing.T) {
-	t.Run("poller", func(t *testing.T) { testNoLeaks(t, Options{}, 10000) })
-	t.Run("mixed", func(t *testing.T) { testNoLeaks(t, Options{BlockingConns: 25}, 2000) })
+	t.Run("poller", func(t *testing.T) { testNoLeaks(t, Options{Copy: CopySplice}, 10000) })
+	t.Run("mixed", func(t *testing.T) { testNoLeaks(t, Options{Copy: CopySplice, BlockingConns: 25}, 2000) })
 	t.Run("eventloop", func(t *testing.T) { testNoLeaks(t, Options{Copy: CopyEventLoop}, 10000) })
 }
 
@@ -331,7 +332,7 @@ func testNoLeaks(t *testing.T, o Options, conns int) {
 
 func TestCloseEndsOpenConnections(t *testing.T) {
 	// Three of the five on blocking splice: Close must wake them too.
-	t.Run("mixed", func(t *testing.T) { testCloseEnds(t, Options{BlockingConns: 3}) })
+	t.Run("mixed", func(t *testing.T) { testCloseEnds(t, Options{Copy: CopySplice, BlockingConns: 3}) })
 	t.Run("eventloop", func(t *testing.T) { testCloseEnds(t, Options{Copy: CopyEventLoop}) })
 }
 
