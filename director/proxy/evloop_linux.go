@@ -38,6 +38,11 @@ const (
 // evSock is a loop's entry for one descriptor.
 type evSock struct {
 	kind evKind
+	// gen tells this registration of the descriptor from an earlier one:
+	// a connection closed while handling one batch of events can have its
+	// descriptor reused by a new one before the batch's later events for
+	// the old socket are handled.
+	gen  int32
 	conn *evConn
 	ln   *evListener
 }
@@ -82,6 +87,7 @@ type evLoop struct {
 	pending  []*evConn // connects in progress, for the dial timeout
 	events   []unix.EpollEvent
 	stop     bool
+	gen      int32 // the last registration's generation
 
 	mu   sync.Mutex // guards cmds
 	cmds []func()
@@ -186,6 +192,9 @@ func (l *evLoop) run() {
 				continue
 			}
 			s := &l.socks[fd]
+			if s.gen != ev.Pad {
+				continue // an event for a socket since closed
+			}
 			switch s.kind {
 			case evListen:
 				l.accept(s.ln)
@@ -272,14 +281,18 @@ func (l *evLoop) expire() {
 	l.pending = keep
 }
 
-func (l *evLoop) set(fd int, s evSock) {
+// set records s as fd's entry under a new generation, which it returns.
+func (l *evLoop) set(fd int, s evSock) int32 {
 	if fd >= len(l.socks) {
 		n := max(2*len(l.socks), fd+1, 64)
 		socks := make([]evSock, n)
 		copy(socks, l.socks)
 		l.socks = socks
 	}
+	l.gen++
+	s.gen = l.gen
 	l.socks[fd] = s
+	return s.gen
 }
 
 // listenEv opens a listening socket for addr and adds it to every loop.
@@ -294,10 +307,10 @@ func (p *Proxy) listenEv(addr netip.AddrPort) (listener, netip.AddrPort, error) 
 	ln := &evListener{p: p, fd: fd, vip: bound, loops: p.loops}
 	for _, l := range p.loops {
 		l.call(func() {
-			l.set(fd, evSock{kind: evListen, ln: ln})
+			gen := l.set(fd, evSock{kind: evListen, ln: ln})
 			// Level-triggered: a loop accepts a bounded batch per wake-up and
 			// is told again while clients wait.
-			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(fd)})
+			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(fd), Pad: gen})
 		})
 	}
 	return ln, bound, nil
@@ -405,11 +418,11 @@ func (l *evLoop) open(cfd int, caddr, vip netip.AddrPort) {
 	c := &evConn{flow: flow, cfd: cfd, bfd: -1, dest: flow.Dest()}
 	c.out = evDir{src: cfd, inbound: true}
 	c.in = evDir{dst: cfd}
-	l.set(cfd, evSock{kind: evClient, conn: c})
+	cgen := l.set(cfd, evSock{kind: evClient, conn: c})
 	// Edge-triggered for both input and output: registered once, never
 	// re-armed. A direction runs until EAGAIN, and the next edge resumes it.
 	const evs = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, cfd, &unix.EpollEvent{Events: evs, Fd: int32(cfd)}); err != nil {
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, cfd, &unix.EpollEvent{Events: evs, Fd: int32(cfd), Pad: cgen}); err != nil {
 		l.dialFailed(c)
 		return
 	}
@@ -427,7 +440,7 @@ func (l *evLoop) open(cfd int, caddr, vip netip.AddrPort) {
 	}
 	c.bfd = bfd
 	c.out.dst, c.in.src = bfd, bfd
-	l.set(bfd, evSock{kind: evBackend, conn: c})
+	bgen := l.set(bfd, evSock{kind: evBackend, conn: c})
 	// TCP_NODELAY: the relay forwards every read at once, and Nagle would
 	// hold a small tail until the previous segment is acknowledged.
 	unix.SetsockoptInt(bfd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
@@ -436,7 +449,7 @@ func (l *evLoop) open(cfd int, caddr, vip netip.AddrPort) {
 		l.dialFailed(c)
 		return
 	}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, bfd, &unix.EpollEvent{Events: evs, Fd: int32(bfd)}); err != nil {
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, bfd, &unix.EpollEvent{Events: evs, Fd: int32(bfd), Pad: bgen}); err != nil {
 		l.dialFailed(c)
 		return
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -72,5 +73,18 @@ func testUnanswered(t *testing.T, full netip.AddrPort, mode CopyMode) {
 	}
 	if s := px.Stats(); s.DialFailed != 1 {
 		t.Errorf("stats DialFailed: want 1, got %d", s.DialFailed)
+	}
+}
+
+// On Linux the zero Options pick the event-loop engine with one loop fewer
+// than Ps (at least one).
+func TestDefaultEngineLinux(t *testing.T) {
+	px, _ := startProxy(t, &testPicker{}, dataplane.TCP, Options{})
+	o := px.Options()
+	if o.Copy != CopyEventLoop {
+		t.Errorf("default copy mode on Linux: want %v, got %v", CopyEventLoop, o.Copy)
+	}
+	if want := max(1, runtime.GOMAXPROCS(0)-1); o.Loops != want {
+		t.Errorf("default event loops: want %d (GOMAXPROCS-1, at least 1), got %d", want, o.Loops)
 	}
 }
