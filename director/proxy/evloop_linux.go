@@ -457,8 +457,20 @@ func (l *evLoop) open(cfd int, caddr, vip netip.AddrPort) {
 		l.established(c, unix.EPOLLIN)
 		return
 	}
-	// The realserver's first output edge (or error) ends the connect; on
-	// loopback it is already queued.
+	// On loopback the handshake has normally completed by the time
+	// connect returns: one getpeername confirms it, and the client's
+	// first bytes go out now, before the realserver first tries to read
+	// (which would otherwise find nothing and go to sleep, costing it a
+	// wake-up per connection). Otherwise the realserver's first output
+	// edge (or error) ends the connect.
+	if done, derr := connected(bfd); done {
+		if derr != nil {
+			l.dialFailed(c)
+			return
+		}
+		l.established(c, 0)
+		return
+	}
 	c.connecting = true
 	c.deadline = time.Now().Add(p.opts.DialTimeout)
 	l.pending = append(l.pending, c)
