@@ -376,8 +376,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	if rep.Engine == EngineLoop {
-		rep.Elapsed, rep.Loops, err = runLoops(ctx, &o, workers)
-		if err != nil {
+		if err := runLoops(ctx, &o, workers, rep); err != nil {
 			return nil, err
 		}
 	} else {

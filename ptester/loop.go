@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,11 +74,12 @@ type eventLoop struct {
 	active  int
 	end     time.Time // no request starts after this
 	stop    *atomic.Bool
+	yield   bool // sleep through the scheduler: see wait
 }
 
-// runLoops runs workers as o.Loops event loops and returns the number of
-// loops. Workers' statistics are filled in as by worker.run.
-func runLoops(ctx context.Context, o *Options, workers []*worker) (time.Duration, int, error) {
+// runLoops runs workers as o.Loops event loops and sets rep's Elapsed and
+// Loops. Workers' statistics are filled in as by worker.run.
+func runLoops(ctx context.Context, o *Options, workers []*worker, rep *Report) error {
 	nl := o.Loops
 	if nl == 0 {
 		nl = runtime.GOMAXPROCS(0)
@@ -95,6 +97,11 @@ func runLoops(ctx context.Context, o *Options, workers []*worker) (time.Duration
 			p: pushParser{verify: o.Verify},
 		})
 	}
+	yield := servedHere(&workers[0].raw.dst)
+	rep.Loops = nl
+	if yield {
+		rep.Notes = append(rep.Notes, "the server listens in this process: the event loops sleep through the Go scheduler so that it gets CPU, which costs the client some")
+	}
 	var stop atomic.Bool
 	release := make(chan struct{})
 	var ready, done sync.WaitGroup
@@ -102,7 +109,7 @@ func runLoops(ctx context.Context, o *Options, workers []*worker) (time.Duration
 	errs := make([]error, nl)
 	ready.Add(nl)
 	for i, l := range loops {
-		l.stop = &stop
+		l.stop, l.yield = &stop, yield
 		done.Go(func() {
 			// The loop owns its thread: no other goroutine runs on it, and
 			// its clients' wake-ups are not handed between threads.
@@ -123,7 +130,7 @@ func runLoops(ctx context.Context, o *Options, workers []*worker) (time.Duration
 		stop.Store(true)
 		close(release)
 		done.Wait()
-		return 0, nl, err
+		return err
 	}
 	// Every loop is parked on the barrier: start them together.
 	start := time.Now()
@@ -132,7 +139,8 @@ func runLoops(ctx context.Context, o *Options, workers []*worker) (time.Duration
 	watch := context.AfterFunc(ctx, func() { stop.Store(true) })
 	done.Wait()
 	watch()
-	return time.Since(start), nl, nil
+	rep.Elapsed = time.Since(start)
+	return nil
 }
 
 func (l *eventLoop) setup() error {
@@ -169,9 +177,10 @@ func (l *eventLoop) run() {
 	}
 	scan := now.Add(loopTick)
 	for l.active > 0 {
-		// Start the clients whose last request failed before they wait:
-		// their failures are counted, and they do not spin inside start.
-		for len(l.queue) > 0 {
+		// Restart the clients whose last request failed, once per round:
+		// one that fails at once again (refused, no ports) waits for the
+		// next round instead of spinning while the others wait.
+		if len(l.queue) > 0 {
 			l.queue, l.next = l.next[:0], l.queue
 			now = time.Now()
 			for _, c := range l.next {
@@ -185,7 +194,7 @@ func (l *eventLoop) run() {
 		if len(l.queue) > 0 {
 			wait = 0
 		}
-		n, err := rawEpollWait(l.epfd, l.events, wait)
+		n, err := l.wait(wait)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			// Cannot happen with a valid epoll descriptor and buffer; end
 			// the clients so the run reports what it has.
@@ -249,7 +258,6 @@ func (l *eventLoop) start(c *loopClient, t0 time.Time, fresh bool) {
 			return
 		}
 		c.fd, c.ev, c.used, c.r, c.n = fd, 0, 0, 0, 0
-		c.w.conns++
 	}
 	c.used++
 	c.req = c.w.reqKeep
@@ -282,6 +290,8 @@ func (l *eventLoop) writable(c *loopClient) {
 		return
 	}
 	if c.wOff == 0 && c.opened {
+		// Connected: count it as the goroutine engine counts a dial.
+		c.w.conns++
 		record(c.w.conn, c.tw.Sub(c.t0))
 	}
 	c.wOff += m
@@ -459,17 +469,66 @@ func rawClose(fd int) {
 	_, _, _ = unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 }
 
-// rawEpollWait is epoll_wait(2) (as epoll_pwait without a mask) without the scheduler hand-off of a system
-// call: the loop's thread keeps its P while it sleeps. Going through
-// syscall.Syscall6 instead makes sysmon see a P in a system call at every
-// wait and, retaking it, wake every 20 µs: measured here as 0.19 extra
-// context switches per connection, more than wrk's total. A goroutine that
-// needs the P meanwhile gets it when sysmon preempts the loop, whose
-// epoll_wait then ends with EINTR.
-func rawEpollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), uintptr(msec), 0, 0)
-	if e != 0 {
-		return 0, e
+// wait returns the events ready within msec milliseconds.
+//
+// A raw epoll_pwait keeps the loop's P while it sleeps. Sleeping through
+// the ordinary system-call path instead made sysmon retake the P at almost
+// every wait and keep waking every 20-400 µs, and the loop thread then
+// competed for a P on its way back: against nginx (interleaved 3-s runs on
+// the shared machine) 43k instead of 60k connections/s, 0.15-0.3 voluntary
+// context switches per connection instead of 0.04. But a P held in a sleep
+// is lost to the process's other goroutines until sysmon preempts the loop
+// (10 ms): when the server runs in this process (tests, RunPath) the loop
+// polls raw and sleeps through the scheduler, so that it gets the CPU.
+func (l *eventLoop) wait(msec int) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(unsafe.SliceData(l.events))), uintptr(len(l.events)), uintptr(msec), 0, 0)
+	if !l.yield || e != 0 || n > 0 || msec == 0 {
+		if e != 0 {
+			return 0, e
+		}
+		return int(n), nil
 	}
-	return int(n), nil
+	return unix.EpollWait(l.epfd, l.events, msec)
+}
+
+// servedHere reports whether this process listens on dst: a server whose
+// goroutines need the Ps the event loops would otherwise sleep on.
+func servedHere(dst *unix.RawSockaddrInet4) bool {
+	des, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return true // cannot tell: the safe answer
+	}
+	pb := (*[2]byte)(unsafe.Pointer(&dst.Port)) // network byte order
+	port := int(pb[0])<<8 | int(pb[1])
+	for _, de := range des {
+		fd, err := strconv.Atoi(de.Name())
+		if err != nil {
+			continue
+		}
+		// Descriptors may close meanwhile; these calls only read.
+		if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v == 0 {
+			continue
+		}
+		switch sa := sockname(fd).(type) {
+		case *unix.SockaddrInet4:
+			if sa.Port == port && (sa.Addr == dst.Addr || sa.Addr == [4]byte{}) {
+				return true
+			}
+		case *unix.SockaddrInet6:
+			mapped := [16]byte{10: 0xff, 11: 0xff}
+			copy(mapped[12:], dst.Addr[:])
+			if sa.Port == port && (sa.Addr == [16]byte{} || sa.Addr == mapped) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sockname(fd int) unix.Sockaddr {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil
+	}
+	return sa
 }

@@ -274,3 +274,27 @@ func TestChooseEngine(t *testing.T) {
 		t.Error("engine loop with a rate: no error")
 	}
 }
+
+func TestServedHere(t *testing.T) {
+	s := startServer(t, ServerOptions{})
+	any, err := net.Listen("tcp", ":0") // dual-stack [::] on most systems
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer any.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	anyAddr := "127.0.0.1:" + strings.TrimPrefix(any.Addr().String()[strings.LastIndex(any.Addr().String(), ":"):], ":")
+	for addr, want := range map[string]bool{s.Addr(): true, anyAddr: true, closed.Addr().String(): false} {
+		d, ok := newRawDialer(addr, nil, false, false, time.Second)
+		if !ok {
+			t.Fatalf("%s: no raw dialer", addr)
+		}
+		if got := servedHere(&d.dst); got != want {
+			t.Errorf("servedHere(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
