@@ -200,7 +200,7 @@ func (l *eventLoop) run() {
 			// the clients so the run reports what it has.
 			for _, c := range l.clients {
 				if c.st != csIdle {
-					l.fail(c, fmt.Errorf("epoll_wait: %w", err), time.Now())
+					l.fail(c, fmt.Errorf("epoll_wait: %w", err))
 				}
 			}
 			return
@@ -222,7 +222,7 @@ func (l *eventLoop) run() {
 			scan = now.Add(loopTick)
 			for _, c := range l.clients {
 				if c.st != csIdle && now.After(c.deadl) {
-					l.fail(c, &respError{kind: ErrTimeout, msg: fmt.Sprintf("no complete response within %v", l.o.Timeout), err: os.ErrDeadlineExceeded}, now)
+					l.fail(c, &respError{kind: ErrTimeout, msg: fmt.Sprintf("no complete response within %v", l.o.Timeout), err: os.ErrDeadlineExceeded})
 				}
 			}
 		}
@@ -286,7 +286,7 @@ func (l *eventLoop) writable(c *loopClient) {
 		if c.opened && c.wOff == 0 {
 			op = "connect" // a failed connect shows in the first write
 		}
-		l.fail(c, os.NewSyscallError(op, err), time.Now())
+		l.fail(c, os.NewSyscallError(op, err))
 		return
 	}
 	if c.wOff == 0 && c.opened {
@@ -315,7 +315,7 @@ func (l *eventLoop) want(c *loopClient, events uint32) {
 	}
 	ev := unix.EpollEvent{Events: events, Fd: c.id}
 	if err := unix.EpollCtl(l.epfd, op, c.fd, &ev); err != nil {
-		l.fail(c, fmt.Errorf("epoll_ctl: %w", err), time.Now())
+		l.fail(c, fmt.Errorf("epoll_ctl: %w", err))
 		return
 	}
 	c.ev = events
@@ -330,10 +330,10 @@ func (l *eventLoop) readable(c *loopClient) {
 			case err == unix.EAGAIN:
 				return
 			case errors.Is(err, io.EOF):
-				l.fail(c, c.p.eof(), time.Now())
+				l.fail(c, c.p.eof())
 				return
 			case err != nil:
-				l.fail(c, err, time.Now())
+				l.fail(c, err)
 				return
 			}
 			c.p.skip(m)
@@ -355,11 +355,11 @@ func (l *eventLoop) readable(c *loopClient) {
 		case err == unix.EAGAIN:
 			return
 		case err != nil:
-			l.fail(c, os.NewSyscallError("read", err), time.Now())
+			l.fail(c, os.NewSyscallError("read", err))
 			return
 		case m == 0:
 			if err := c.p.eof(); err != nil {
-				l.fail(c, err, time.Now())
+				l.fail(c, err)
 				return
 			}
 			l.complete(c)
@@ -369,7 +369,7 @@ func (l *eventLoop) readable(c *loopClient) {
 		k, err := c.p.feed(c.buf[c.r:c.n], c.r == 0 && c.n == len(c.buf))
 		c.r += k
 		if err != nil {
-			l.fail(c, err, time.Now())
+			l.fail(c, err)
 			return
 		}
 		if c.p.done() {
@@ -416,7 +416,7 @@ func (l *eventLoop) complete(c *loopClient) {
 }
 
 // fail ends c's request with err and queues its next one.
-func (l *eventLoop) fail(c *loopClient, err error, now time.Time) {
+func (l *eventLoop) fail(c *loopClient, err error) {
 	c.closeConn()
 	c.st = csIdle
 	if l.stop.Load() {

@@ -42,6 +42,7 @@ type config struct {
 	dur        time.Duration
 	rounds     int
 	conns      int
+	loops      int
 	tools      []string
 }
 
@@ -51,7 +52,8 @@ func main() {
 	flag.DurationVar(&c.dur, "d", 5*time.Second, "duration of each measurement")
 	flag.IntVar(&c.rounds, "rounds", 3, "interleaved rounds (medians are over these)")
 	flag.IntVar(&c.conns, "c", 32, "connections (every tool)")
-	flag.StringVar(&tools, "tools", "ptester,ptester-copy,wrk,hey", "tools to compare")
+	flag.IntVar(&c.loops, "loops", 0, "event loops of ptester's loop engine (0 = GOMAXPROCS, as wrk runs with -t2 here)")
+	flag.StringVar(&tools, "tools", "ptester,ptester-goroutines,ptester-copy,wrk,hey", "tools to compare (ptester and ptester-copy let ptester pick its engine; ptester-loop and ptester-goroutines force one)")
 	flag.BoolVar(&c.ownSession, "nginx-own-session", false, "start nginx in its own session, as a daemon runs; with kernel.sched_autogroup_enabled=1 it then gets its own CPU scheduling group instead of sharing the clients' (see README)")
 	flag.StringVar(&c.baseline, "baseline", "", "another lvsperf binary (an older build) to run as tool ptester-baseline, for before/after comparisons in one run")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the ptester runs to this file")
@@ -260,7 +262,7 @@ func measure(ctx context.Context, tool, addr string, k caseKey, c config) (sampl
 		// the others splice bodies of 64 KiB and more to /dev/null.
 		// ptester and ptester-copy let ptester choose the engine;
 		// ptester-loop and ptester-goroutines force one.
-		o := ptester.Options{Target: addr, Path: "/" + k.file, Duration: c.dur, Clients: c.conns, KeepAlive: 1, NoSplice: tool == "ptester-copy"}
+		o := ptester.Options{Target: addr, Path: "/" + k.file, Duration: c.dur, Clients: c.conns, KeepAlive: 1, NoSplice: tool == "ptester-copy", Loops: c.loops}
 		switch tool {
 		case "ptester-loop":
 			o.Engine = ptester.EngineLoop
