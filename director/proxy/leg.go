@@ -44,6 +44,16 @@ func (l *leg) shutdown() {
 	sysShutdown(l.rc, syscall.SHUT_RDWR)
 }
 
+// shutdownRead shuts the receive side down, which wakes a read or splice
+// blocked on the leg and sends nothing to the peer.
+func (l *leg) shutdownRead() {
+	if l.tcp != nil {
+		l.tcp.CloseRead()
+		return
+	}
+	sysShutdown(l.rc, syscall.SHUT_RD)
+}
+
 // resetOnClose makes the coming close send a RST (SO_LINGER 0).
 func (l *leg) resetOnClose() {
 	if l.tcp != nil {

@@ -487,3 +487,97 @@ func TestTCPRealserverIsVIP(t *testing.T) {
 		}
 	})
 }
+
+// A client's reset reaches the realserver as a reset, as LVS-NAT forwards it.
+func TestTCPResetForwarded(t *testing.T) {
+	forEngines(t, func(t *testing.T, mode CopyMode) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		got := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				got <- err
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 1)
+			if _, err := io.ReadFull(c, buf); err != nil {
+				got <- err
+				return
+			}
+			c.Write(buf)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = c.Read(buf)
+			got <- err
+		}()
+		pk := &testPicker{dests: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()}}
+		_, vip := startProxy(t, pk, dataplane.TCP, Options{Copy: mode})
+		c, err := net.Dial("tcp", vip.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("x"))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatalf("1-byte exchange before the reset: %v", err)
+		}
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+		if err := <-got; !isReset(err) {
+			t.Errorf("realserver read after the client's reset: want ECONNRESET, got %v", err)
+		}
+		f := waitClosed(t, pk, 1)[0]
+		if ev := f.evs(); !slices.Contains(ev, dataplane.Reset) {
+			t.Errorf("events: want a reset among them, got %v", ev)
+		}
+	})
+}
+
+// A realserver's reset reaches the client as a reset.
+func TestTCPRealserverResetForwarded(t *testing.T) {
+	forEngines(t, func(t *testing.T, mode CopyMode) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 1)
+			if _, err := io.ReadFull(c, buf); err == nil {
+				c.Write(buf)
+			}
+			// Wait for the client's second byte, then reset.
+			io.ReadFull(c, buf)
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}()
+		pk := &testPicker{dests: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()}}
+		_, vip := startProxy(t, pk, dataplane.TCP, Options{Copy: mode})
+		c, err := net.Dial("tcp", vip.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.Write([]byte("x"))
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatalf("1-byte exchange before the reset: %v", err)
+		}
+		c.Write([]byte("y"))
+		if _, err := c.Read(make([]byte, 1)); !isReset(err) {
+			t.Errorf("client read after the realserver's reset: want ECONNRESET, got %v", err)
+		}
+		f := waitClosed(t, pk, 1)[0]
+		if ev := f.evs(); !slices.Contains(ev, dataplane.Reset) {
+			t.Errorf("events: want a reset among them, got %v", ev)
+		}
+	})
+}

@@ -223,9 +223,11 @@ func (p *Proxy) direction(r *relay, dst, src *leg, inbound bool) {
 		return
 	}
 	// Abort: reset the other leg as LVS-NAT would forward the RST, and wake
-	// the opposite direction by shutting both sockets down.
+	// the opposite direction. dst is only shut down for reading: shutting
+	// its sending side would send a FIN ahead of the reset, and its peer
+	// would read a clean end of stream.
 	dst.resetOnClose()
-	dst.shutdown()
+	dst.shutdownRead()
 	src.shutdown()
 }
 
