@@ -22,8 +22,14 @@ func cpuTime() time.Duration {
 
 // BenchmarkNewConnections measures connect, 1-byte exchange and close
 // through the proxy with a trivial picker (client and server in the same
-// process); it reports the process's CPU per connection.
+// process), per TCP engine; it reports the process's CPU per connection.
 func BenchmarkNewConnections(b *testing.B) {
+	for _, m := range tcpEngines {
+		b.Run(m.String(), func(b *testing.B) { benchNewConnections(b, m) })
+	}
+}
+
+func benchNewConnections(b *testing.B, mode CopyMode) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -45,7 +51,7 @@ func BenchmarkNewConnections(b *testing.B) {
 		}
 	}()
 	pk := &testPicker{dests: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()}, discard: true}
-	px, err := New(context.Background(), pk, Options{})
+	px, err := New(context.Background(), pk, Options{Copy: mode})
 	if err != nil {
 		b.Fatal(err)
 	}
