@@ -581,3 +581,39 @@ func TestTCPRealserverResetForwarded(t *testing.T) {
 		}
 	})
 }
+
+// A realserver that speaks first (an FTP banner) is heard before the client
+// sends anything.
+func TestTCPRealserverSpeaksFirst(t *testing.T) {
+	forEngines(t, func(t *testing.T, mode CopyMode) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Write([]byte("220 ready\r\n"))
+				c.Close()
+			}
+		}()
+		pk := &testPicker{dests: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()}}
+		_, vip := startProxy(t, pk, dataplane.TCP, Options{Copy: mode})
+		for i := range 20 {
+			c, err := net.Dial("tcp", vip.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, err := io.ReadAll(c)
+			c.Close()
+			if err != nil || string(got) != "220 ready\r\n" {
+				t.Fatalf("connection %d: want the banner %q, got %q (%v)", i, "220 ready\r\n", got, err)
+			}
+		}
+	})
+}
