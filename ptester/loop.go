@@ -481,11 +481,15 @@ func rawClose(fd int) {
 // (10 ms): when the server runs in this process (tests, RunPath) the loop
 // polls raw and sleeps through the scheduler, so that it gets the CPU.
 func (l *eventLoop) wait(msec int) (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(unsafe.SliceData(l.events))), uintptr(len(l.events)), uintptr(msec), 0, 0)
-	if !l.yield || e != 0 || n > 0 || msec == 0 {
-		if e != 0 {
-			return 0, e
-		}
+	raw := msec
+	if l.yield {
+		raw = 0 // poll only
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(unsafe.SliceData(l.events))), uintptr(len(l.events)), uintptr(raw), 0, 0)
+	switch {
+	case e != 0:
+		return 0, e
+	case n > 0 || raw == msec:
 		return int(n), nil
 	}
 	return unix.EpollWait(l.epfd, l.events, msec)

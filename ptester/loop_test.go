@@ -62,6 +62,9 @@ func TestLoopEngineSourcesAndLargeBodies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !strings.Contains(strings.Join(rep.Notes, "\n"), "listens in this process") {
+			t.Errorf("%+v: no note that the server is in this process: %q", o, rep.Notes)
+		}
 		n, _ := ParseFilePath(o.Path)
 		if rep.Errs() != 0 || rep.Requests == 0 || rep.BodyBytes != int64(rep.Requests)<<n {
 			t.Errorf("%+v: %d requests, %d body bytes, errors %v (%s)", o, rep.Requests, rep.BodyBytes, rep.Errors, rep.LastError)
