@@ -3,6 +3,7 @@ package ptester
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var engines = []Engine{EngineLoop, EngineGoroutines}
@@ -299,5 +302,33 @@ func TestServedHere(t *testing.T) {
 		if got := servedHere(&d.dst); got != want {
 			t.Errorf("servedHere(%s) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+func TestSchedBatchRestores(t *testing.T) {
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		before, err := unix.SchedGetAttr(0, 0)
+		if err != nil {
+			done <- nil // cannot tell; nothing to check
+			return
+		}
+		restore := schedBatch()
+		during, _ := unix.SchedGetAttr(0, 0)
+		ok := restore()
+		after, _ := unix.SchedGetAttr(0, 0)
+		switch {
+		case during != nil && during.Policy != unix.SCHED_BATCH && during.Policy != before.Policy:
+			done <- fmt.Errorf("policy %d while batch, want %d or unchanged %d", during.Policy, unix.SCHED_BATCH, before.Policy)
+		case !ok || after == nil || after.Policy != before.Policy || after.Nice != before.Nice:
+			done <- fmt.Errorf("restore %v: policy %+v after, %+v before", ok, after, before)
+		default:
+			done <- nil
+		}
+	}()
+	if err := <-done; err != nil {
+		t.Error(err)
 	}
 }
