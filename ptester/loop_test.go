@@ -15,11 +15,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var engines = []Engine{EngineLoop, EngineGoroutines}
+// bothEngines lists the engines every fault test runs on.
+func bothEngines() []Engine { return []Engine{EngineLoop, EngineGoroutines} }
 
 func TestEnginesKeepAliveCounts(t *testing.T) {
 	s := startServer(t, ServerOptions{MaxKeepAliveRequests: -1})
-	for _, e := range engines {
+	for _, e := range bothEngines() {
 		for _, k := range []int{1, 5} {
 			before := s.Stats()
 			rep, err := Run(context.Background(), Options{Target: s.Addr(), Path: FilePath(6), KeepAlive: k, Clients: 5,
@@ -122,7 +123,7 @@ func TestEnginesCountFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		addr := rawServer(t, tc.handle)
-		for _, e := range engines {
+		for _, e := range bothEngines() {
 			rep, err := Run(context.Background(), Options{Target: addr, Path: "/x", KeepAlive: 3, Clients: 2,
 				Duration: 250 * time.Millisecond, Timeout: tc.timeout, NoPrefetch: true, Engine: e})
 			if err != nil {
@@ -146,7 +147,7 @@ func TestEnginesRefused(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	for _, e := range engines {
+	for _, e := range bothEngines() {
 		rep, err := Run(context.Background(), Options{Target: addr, Duration: 50 * time.Millisecond, NoPrefetch: true, Engine: e})
 		if err != nil {
 			t.Fatal(err)
@@ -187,7 +188,7 @@ func TestEnginesCancel(t *testing.T) {
 		}
 	})
 	for _, addr := range []string{s.Addr(), stall} {
-		for _, e := range engines {
+		for _, e := range bothEngines() {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			start := time.Now()
 			rep, err := Run(ctx, Options{Target: addr, Path: FilePath(0), KeepAlive: 10, Clients: 4,
