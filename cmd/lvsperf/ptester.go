@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lvsperf/lvsperf/internal/cpuidle"
 	"github.com/lvsperf/lvsperf/paths"
 	"github.com/lvsperf/lvsperf/ptester"
 	"github.com/lvsperf/lvsperf/results"
@@ -27,6 +28,8 @@ type ptesterFlags struct {
 	via         string
 	scheduler   string
 	realservers int
+	engine      string
+	idlePoll    bool
 }
 
 // newPtesterCmd is the HTTP hammer: ptester's options, plus concurrency, an
@@ -66,6 +69,14 @@ Examples:
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				f.o.Path = args[0]
+			}
+			f.o.Engine = ptester.Engine(f.engine)
+			if f.idlePoll {
+				req, err := cpuidle.Hold()
+				if err != nil {
+					return fmt.Errorf("--idle-poll: %w", err)
+				}
+				defer req.Close()
 			}
 			flags := cmd.Flags()
 			if flags.Changed("time") {
@@ -141,6 +152,9 @@ Examples:
 	fl.StringVar(&f.via, "via", "direct", "path: direct or director")
 	fl.StringVar(&f.scheduler, "scheduler", "rr", "director scheduler (with --via director)")
 	fl.IntVar(&f.realservers, "realservers", 1, "file servers behind the director (with --via director)")
+	fl.StringVar(&f.engine, "engine", string(ptester.EngineAuto), "client engine: loop (one event loop per core over raw sockets, as wrk), goroutines (a goroutine per client; has the open loop) or auto (loop for closed-loop runs against an IPv4 address)")
+	fl.IntVar(&f.o.Loops, "loops", 0, "event loops with --engine loop (default: one per core, at most -c)")
+	fl.BoolVar(&f.idlePoll, "idle-poll", false, "keep idle CPUs polling for the run (PM QoS cpu_dma_latency 0; root): on VMs whose idle vCPUs halt, every hop otherwise pays a wake-up")
 	return c
 }
 

@@ -20,6 +20,8 @@ func TestPtesterBadInput(t *testing.T) {
 		{[]string{"-h", "127.0.0.1:1", "relative"}, "absolute URL path"},
 		{[]string{"-h", "127.0.0.1:1", "--via", "director", "/x"}, "omit -h"},
 		{[]string{"--sweep", "--to", "30"}, "to ≤ 26"},
+		{[]string{"-h", "127.0.0.1:1", "--engine", "bogus", "/x"}, "want auto, loop or goroutines"},
+		{[]string{"-h", "127.0.0.1:1", "--engine", "loop", "--rate", "100", "/x"}, "no open loop"},
 	} {
 		c := newPtesterCmd()
 		var out bytes.Buffer
