@@ -56,7 +56,7 @@ experiments: build
 # because go run turns exit code 2 into 1.
 regress:
 	$(GO) build -o bin/regress ./regress
-	timeout 150 bin/regress -timeout 110s -out out/regress
+	timeout 300 bin/regress -timeout 240s -out out/regress
 
 clean:
 	rm -rf bin $(DEMO_OUT) out
