@@ -20,8 +20,9 @@ import (
 type Engine string
 
 // The engines. EngineAuto picks EngineLoop for closed-loop runs against an
-// IPv4 address, and EngineGoroutines for open-loop runs (which need a timer
-// per client) and host names. bench/http/README.md has the measurements.
+// IPv4 address served by another process, and EngineGoroutines for
+// open-loop runs (which need a timer per client), host names and servers in
+// this process (runs without -h, sweeps). bench/http/README.md has the measurements.
 const (
 	EngineAuto       Engine = "auto"
 	EngineLoop       Engine = "loop"

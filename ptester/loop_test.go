@@ -256,22 +256,23 @@ func TestLoopEngineLeaksNothing(t *testing.T) {
 
 func TestChooseEngine(t *testing.T) {
 	tests := []struct {
-		o    Options
-		raw  bool
-		want Engine
+		o         Options
+		raw, here bool
+		want      Engine
 	}{
-		{Options{}, true, EngineLoop},
-		{Options{Rate: 100}, true, EngineGoroutines},
-		{Options{}, false, EngineGoroutines},
-		{Options{Engine: EngineLoop}, true, EngineLoop},
-		{Options{Engine: EngineGoroutines}, true, EngineGoroutines},
+		{Options{}, true, false, EngineLoop},
+		{Options{}, true, true, EngineGoroutines},
+		{Options{Rate: 100}, true, false, EngineGoroutines},
+		{Options{}, false, false, EngineGoroutines},
+		{Options{Engine: EngineLoop}, true, true, EngineLoop},
+		{Options{Engine: EngineGoroutines}, true, false, EngineGoroutines},
 	}
 	for _, tc := range tests {
-		if got, err := chooseEngine(tc.o, tc.raw); err != nil || got != tc.want {
-			t.Errorf("%+v, raw %v: %s, %v; want %s", tc.o, tc.raw, got, err, tc.want)
+		if got, err := chooseEngine(tc.o, tc.raw, tc.here); err != nil || got != tc.want {
+			t.Errorf("%+v, raw %v, here %v: %s, %v; want %s", tc.o, tc.raw, tc.here, got, err, tc.want)
 		}
 	}
-	if _, err := chooseEngine(Options{Engine: EngineLoop, Target: "localhost:80"}, false); err == nil {
+	if _, err := chooseEngine(Options{Engine: EngineLoop, Target: "localhost:80"}, false, false); err == nil {
 		t.Error("engine loop against a host name: no error")
 	}
 	if _, err := (Options{Target: "127.0.0.1", Engine: "threads"}).Normalize(); err == nil {
