@@ -372,12 +372,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		workers[i] = newWorker(i, &o)
 	}
 	raw := workers[0].raw != nil
-	rep.Engine, err = chooseEngine(o, raw, raw && servedHere(&workers[0].raw.dst))
+	here := raw && servedHere(&workers[0].raw.dst)
+	rep.Engine, err = chooseEngine(o, raw, here)
 	if err != nil {
 		return nil, err
 	}
 	if rep.Engine == EngineLoop {
-		if err := runLoops(ctx, &o, workers, rep); err != nil {
+		if err := runLoops(ctx, &o, workers, rep, here); err != nil {
 			return nil, err
 		}
 	} else {

@@ -79,8 +79,10 @@ type eventLoop struct {
 }
 
 // runLoops runs workers as o.Loops event loops and sets rep's Elapsed and
-// Loops. Workers' statistics are filled in as by worker.run.
-func runLoops(ctx context.Context, o *Options, workers []*worker, rep *Report) error {
+// Loops. Workers' statistics are filled in as by worker.run. yield says
+// the server listens in this process (servedHere): the loops then sleep
+// through the Go scheduler.
+func runLoops(ctx context.Context, o *Options, workers []*worker, rep *Report, yield bool) error {
 	nl := o.Loops
 	if nl == 0 {
 		nl = runtime.GOMAXPROCS(0)
@@ -98,7 +100,6 @@ func runLoops(ctx context.Context, o *Options, workers []*worker, rep *Report) e
 			p: pushParser{verify: o.Verify},
 		})
 	}
-	yield := servedHere(&workers[0].raw.dst)
 	rep.Loops = nl
 	if yield {
 		rep.Notes = append(rep.Notes, "the server listens in this process: the event loops sleep through the Go scheduler so that it gets CPU, which costs the client some")

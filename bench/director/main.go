@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/lvsperf/lvsperf/internal/cpuidle"
+
 	"context"
 	"errors"
 	"flag"
@@ -187,11 +189,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 
 	idle := "off: idle CPUs may halt, and a halted vCPU's wake-up adds to every latency (-idle-poll)"
 	if o.idlePoll {
-		ip, err := startIdlePoll()
+		req, err := cpuidle.Hold()
 		if err != nil {
 			return fmt.Errorf("-idle-poll: %w", err)
 		}
-		defer ip.stop()
+		defer req.Close()
 		idle = "on: /dev/cpu_dma_latency held at 0 µs, idle CPUs poll"
 	}
 	load0 := loadavg()
