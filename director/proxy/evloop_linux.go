@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/lvsperf/lvsperf/director/dataplane"
 	"golang.org/x/sys/unix"
@@ -22,8 +23,9 @@ const hasEventLoop = true
 // channel hand-off per connection. Every listener is in every loop's epoll
 // set with EPOLLEXCLUSIVE, so one loop wakes per waiting client. Both legs
 // of a connection are registered once, edge-triggered for input and
-// output, and never re-armed; each direction splices through a pipe taken
-// from the loop's own pool.
+// output, and never re-armed. Each direction copies small reads through the
+// loop's buffer and, from its first read of a full buffer on, splices
+// through a pipe taken from the loop's own pool (see pump).
 
 // evKind says what a descriptor in a loop's table is.
 type evKind uint8
@@ -63,6 +65,7 @@ type evDir struct {
 	inPipe   int
 	ended    bool // src reached EOF and it was passed on
 	inbound  bool // client to realserver
+	spliced  bool // moves bulk data: splices instead of copying
 }
 
 // evConn is one relayed connection, owned by one loop.
@@ -86,6 +89,7 @@ type evLoop struct {
 	maxPipes int
 	pending  []*evConn // connects in progress, for the dial timeout
 	events   []unix.EpollEvent
+	buf      []byte // the copy buffer of every direction that still copies
 	stop     bool
 	gen      int32 // the last registration's generation
 
@@ -139,6 +143,7 @@ func newEvLoop(p *Proxy, maxPipes int) (*evLoop, error) {
 	return &evLoop{
 		p: p, epfd: epfd, wakefd: wfd, maxPipes: maxPipes,
 		events: make([]unix.EpollEvent, 256),
+		buf:    make([]byte, min(copyBytes, p.opts.PipeBytes)),
 		done:   make(chan struct{}),
 	}, nil
 }
@@ -538,6 +543,15 @@ func (l *evLoop) ready(c *evConn, fd int, ev uint32) {
 
 // pump moves d's bytes until its source has nothing more for now or its
 // destination has no room. It reports false when the connection has ended.
+//
+// A direction starts by copying: read(2) into the loop's buffer and
+// write(2) on, as HAProxy does by default. For the small exchanges of
+// request/response traffic a copy costs less than a splice's pipe round,
+// and a connection that only ever moves small messages never takes a
+// pipe. The first read that fills the buffer switches the direction to
+// splice for good: it carries bulk data, which then moves without a copy.
+// A write that takes only part of a read parks the rest in the
+// direction's pipe, from where the destination's output edge splices it.
 func (l *evLoop) pump(c *evConn, d *evDir) bool {
 	if d.ended {
 		return true
@@ -555,6 +569,26 @@ func (l *evLoop) pump(c *evConn, d *evDir) bool {
 				return false
 			}
 			d.inPipe -= n
+		}
+		if !d.spliced {
+			n, err := rawRead(d.src, l.buf)
+			switch {
+			case err == unix.EAGAIN:
+				return true // the source's input edge resumes it
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				l.abort(c)
+				return false
+			case n == 0:
+				return l.eof(c, d)
+			}
+			c.flow.Count(d.inbound, int64(n), 1)
+			d.spliced = n == len(l.buf)
+			if !l.copyOut(c, d, l.buf[:n]) {
+				return false
+			}
+			continue
 		}
 		if d.pipe == nil {
 			d.pipe = l.getPipe()
@@ -578,6 +612,52 @@ func (l *evLoop) pump(c *evConn, d *evDir) bool {
 		c.flow.Count(d.inbound, int64(n), 1)
 		d.inPipe = n
 	}
+}
+
+// copyOut writes b, just read from d's source, to d's destination; what
+// the destination has no room for goes into d's pipe. It reports false
+// when the connection has ended.
+func (l *evLoop) copyOut(c *evConn, d *evDir, b []byte) bool {
+	for len(b) > 0 {
+		n, err := rawSend(d.dst, b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			n = 0
+		case err != nil:
+			l.abort(c)
+			return false
+		}
+		b = b[n:]
+		if n == 0 {
+			break
+		}
+	}
+	if len(b) == 0 {
+		return true
+	}
+	if d.pipe == nil {
+		if d.pipe = l.getPipe(); d.pipe == nil {
+			l.abort(c)
+			return false
+		}
+	}
+	// The pipe is empty and at least as big as the buffer, so it takes
+	// all of b.
+	for len(b) > 0 {
+		n, err := rawWrite(d.pipe.w, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			l.abort(c)
+			return false
+		}
+		b = b[n:]
+		d.inPipe += n
+	}
+	return true
 }
 
 // eof passes d's end on as a half-close, or ends the connection when the
@@ -664,6 +744,40 @@ func (l *evLoop) putPipe(pp *pipe, empty bool) {
 		return
 	}
 	pp.close()
+}
+
+// copyBytes is the size of a loop's copy buffer (HAProxy's default
+// buffer size): a read that fills it switches its direction to splice.
+const copyBytes = 16 << 10
+
+// rawRead is read(2) of a non-blocking descriptor, without the runtime's
+// system-call bookkeeping (see rawSplice).
+func rawRead(fd int, b []byte) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+// rawWrite is write(2) to a non-blocking descriptor, without the
+// runtime's system-call bookkeeping (see rawSplice).
+func rawWrite(fd int, b []byte) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+// rawSend is send(2) on a non-blocking socket, with MSG_NOSIGNAL: a
+// reset peer fails the call with EPIPE instead of signalling SIGPIPE.
+func rawSend(fd int, b []byte) (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // rawSplice is a non-blocking splice(2) without the runtime's system-call

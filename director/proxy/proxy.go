@@ -32,9 +32,10 @@ const (
 	CopyIOCopy
 	// CopyEventLoop (Linux only; the default there) runs Loops event loops,
 	// each on its own OS thread with its own epoll set: a loop accepts,
-	// dials the realserver and splices both directions itself, with no
-	// goroutine or runtime poller round per connection, and counts every
-	// splice into a pipe as one packet. BlockingConns is ignored.
+	// dials the realserver and relays both directions itself, with no
+	// goroutine or runtime poller round per connection. A direction copies
+	// reads smaller than 16 KiB and splices from its first full 16 KiB
+	// read on; every read counts as one packet. BlockingConns is ignored.
 	CopyEventLoop
 )
 
