@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -31,7 +30,10 @@ type variant struct {
 	name    string
 	desc    string
 	process bool
-	opts    proxy.Options
+	// dedicated sizes the director process with proxy.DedicatedProcess,
+	// as lvsperf director does.
+	dedicated bool
+	opts      proxy.Options
 }
 
 // directorVariants are the director paths the benchmark knows. "director"
@@ -43,8 +45,8 @@ var directorVariants = []variant{
 	{name: "director-blocking", desc: "CopySplice with blocking splice on a thread per direction (BlockingConns 64)", opts: proxy.Options{Copy: proxy.CopySplice, BlockingConns: 64}},
 	{name: "director-iocopy", desc: "standard library throughout: AcceptTCP, net.Dialer, io.Copy (Go's own splice)", opts: proxy.Options{Copy: proxy.CopyIOCopy}},
 	{name: "director-proc", desc: "embed defaults (CopySplice)", process: true},
-	{name: "director-proc-eventloop", desc: "CopyEventLoop (what the standalone lvsperf director runs)", process: true, opts: proxy.Options{Copy: proxy.CopyEventLoop}},
-	{name: "director-proc-perp", desc: "one event loop per P (CopyEventLoop, Loops = GOMAXPROCS)", process: true, opts: proxy.Options{Copy: proxy.CopyEventLoop, Loops: runtime.GOMAXPROCS(0)}},
+	{name: "director-proc-eventloop", desc: "CopyEventLoop, one loop per CPU and GOMAXPROCS one more (what the standalone lvsperf director runs)", process: true, dedicated: true, opts: proxy.Options{Copy: proxy.CopyEventLoop}},
+	{name: "director-proc-oneloop", desc: "CopyEventLoop with one loop (Loops = GOMAXPROCS-1 on 2 CPUs, the standalone director's default until 2026-11-25)", process: true, opts: proxy.Options{Copy: proxy.CopyEventLoop, Loops: 1}},
 	{name: "director-proc-iocopy", desc: "standard library throughout (AcceptTCP, net.Dialer, io.Copy)", process: true, opts: proxy.Options{Copy: proxy.CopyIOCopy}},
 }
 
@@ -62,6 +64,9 @@ func runChild(backends string) error {
 	v, ok := variantNamed(os.Getenv(childVariant))
 	if !ok {
 		return fmt.Errorf("unknown director variant %q", os.Getenv(childVariant))
+	}
+	if v.dedicated {
+		v.opts.Loops = proxy.DedicatedProcess(v.opts.Loops)
 	}
 	var addrs []string
 	for _, be := range strings.Split(backends, ",") {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lvsperf/lvsperf/director/ipvsadm"
+	"github.com/lvsperf/lvsperf/director/proxy"
 	"github.com/lvsperf/lvsperf/internal/cpuidle"
 )
 
@@ -15,6 +16,7 @@ func newDirectorCmd() *cobra.Command {
 	var o ipvsadm.DaemonOptions
 	var hosts []string
 	var idlePoll bool
+	var loops int
 	cmd := &cobra.Command{
 		Use:   "director",
 		Short: "Run a standalone IPVS-like director (userspace proxy engine) with an ipvsadm control socket",
@@ -34,6 +36,10 @@ seeds' lvs.conf format (--lvs-conf), then change and list it with
 				}
 				o.Hosts[name] = addr
 			}
+			if loops < 0 {
+				return fmt.Errorf("--loops %d: want 0 (one per CPU) or more", loops)
+			}
+			o.Proxy.Loops = proxy.DedicatedProcess(loops)
 			if idlePoll {
 				req, err := cpuidle.Hold()
 				if err != nil {
@@ -58,6 +64,7 @@ seeds' lvs.conf format (--lvs-conf), then change and list it with
 	f.StringArrayVar(&o.Realservers, "realserver", nil, "realserver ADDR:port[,weight] of --service (repeatable)")
 	f.DurationVar(&o.HealthInterval, "health-interval", 0, "TCP connect check of every realserver at this interval; failing ones are quiesced (0 = off)")
 	f.BoolVar(&idlePoll, "idle-poll", false, "keep idle CPUs polling while the director runs (PM QoS cpu_dma_latency 0; root): on VMs whose idle vCPUs halt, each hop otherwise pays a wake-up")
+	f.IntVar(&loops, "loops", 0, "event loops relaying TCP connections, each on its own thread (0 = one per CPU)")
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow virtual services and metrics on non-loopback addresses")
 	return cmd
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"crypto/rand"
+	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -74,5 +75,28 @@ func TestEventLoopCopyParksInPipe(t *testing.T) {
 	}
 	if d.inPipe != 0 || d.spliced {
 		t.Errorf("after delivery: want an empty pipe and a direction still copying, got %d bytes in the pipe, spliced=%v", d.inPipe, d.spliced)
+	}
+}
+
+// A dedicated process gets one loop per CPU (or the loops asked for) and
+// one P more than loops, unless GOMAXPROCS was set by the environment.
+func TestDedicatedProcess(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	t.Setenv("GOMAXPROCS", "")
+	runtime.GOMAXPROCS(1)
+	if got := DedicatedProcess(0); got != runtime.NumCPU() {
+		t.Errorf("DedicatedProcess(0): want %d loops (one per CPU), got %d", runtime.NumCPU(), got)
+	}
+	if got := runtime.GOMAXPROCS(0); got != runtime.NumCPU()+1 {
+		t.Errorf("GOMAXPROCS after DedicatedProcess(0): want %d, got %d", runtime.NumCPU()+1, got)
+	}
+	if got := DedicatedProcess(runtime.NumCPU() + 3); got != runtime.NumCPU()+3 || runtime.GOMAXPROCS(0) != runtime.NumCPU()+4 {
+		t.Errorf("DedicatedProcess(%d): want as many loops and GOMAXPROCS %d, got %d loops, GOMAXPROCS %d", runtime.NumCPU()+3, runtime.NumCPU()+4, got, runtime.GOMAXPROCS(0))
+	}
+	t.Setenv("GOMAXPROCS", "1")
+	runtime.GOMAXPROCS(1)
+	DedicatedProcess(2)
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("with GOMAXPROCS=1 in the environment: want GOMAXPROCS left at 1, got %d", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -91,6 +92,26 @@ type Options struct {
 	UDPMaxFlows int
 	// UDPDatagramBytes is the largest datagram relayed (default 65535).
 	UDPDatagramBytes int
+}
+
+// DedicatedProcess sizes a process that does little but run this engine,
+// such as the standalone director: it returns loops, or one event loop per
+// usable CPU when loops is 0, and raises GOMAXPROCS to one more than that
+// (unless the GOMAXPROCS environment variable set it), so that a P is
+// always free for the runtime's monitor and the control goroutines while
+// every loop sleeps in epoll_wait (see Options.Loops). With one loop per
+// CPU no CPU idles while connections wait for a busy loop; on 2 CPUs that
+// raised connect/1-byte/close through lvsperf director from 19.6k to
+// 21.8k connections/s, where HAProxy with its default thread per CPU did
+// 21.8k (interleaved 2-s runs).
+func DedicatedProcess(loops int) int {
+	if loops <= 0 {
+		loops = runtime.NumCPU()
+	}
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) <= loops {
+		runtime.GOMAXPROCS(loops + 1)
+	}
+	return loops
 }
 
 func (o Options) normalize() (Options, error) {
