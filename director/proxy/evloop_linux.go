@@ -87,7 +87,9 @@ type evLoop struct {
 	socks    []evSock // by descriptor
 	pipes    []*pipe  // idle pipes, empty
 	maxPipes int
-	pending  []*evConn // connects in progress, for the dial timeout
+	pending  []*evConn     // connects in progress, for the dial timeout
+	paused   []*evListener // listeners out of the epoll set (out of descriptors)
+	resumeAt time.Time     // when the paused listeners go back in
 	events   []unix.EpollEvent
 	buf      []byte // the copy buffer of every direction that still copies
 	stop     bool
@@ -210,6 +212,9 @@ func (l *evLoop) run() {
 		if len(l.pending) > 0 {
 			l.expire()
 		}
+		if len(l.paused) > 0 && !time.Now().Before(l.resumeAt) {
+			l.resume()
+		}
 	}
 }
 
@@ -249,16 +254,19 @@ func (l *evLoop) end() {
 	}
 }
 
-// timeout is epoll_wait's timeout in ms: the nearest dial deadline, or
-// none (-1).
+// timeout is epoll_wait's timeout in ms: the nearest dial deadline or end
+// of an accept pause, or none (-1).
 func (l *evLoop) timeout() int {
-	if len(l.pending) == 0 {
+	if len(l.pending) == 0 && len(l.paused) == 0 {
 		return -1
 	}
 	now := time.Now()
-	first := l.pending[0].deadline
-	for _, c := range l.pending[1:] {
-		if c.deadline.Before(first) {
+	var first time.Time
+	if len(l.paused) > 0 {
+		first = l.resumeAt
+	}
+	for _, c := range l.pending {
+		if first.IsZero() || c.deadline.Before(first) {
 			first = c.deadline
 		}
 	}
@@ -400,13 +408,42 @@ func (l *evLoop) accept(ln *evListener) {
 		case nil:
 		case syscall.EINTR, syscall.ECONNABORTED:
 			continue
-		default:
-			// EAGAIN: none waiting. EMFILE/ENFILE: the listener stays;
-			// clients wait in its queue until descriptors free up.
+		case syscall.EMFILE, syscall.ENFILE:
+			l.pause(ln)
 			return
+		default:
+			return // EAGAIN: none waiting
 		}
 		l.open(cfd, addrPortOf(sa), ln.vip)
 	}
+}
+
+// acceptPause is how long a loop stops accepting from a listener after
+// accept4 found the process (or the system) out of descriptors. The
+// listener is level-triggered and stays readable while clients wait, so
+// without a pause the loop would spin on it. The clients wait in the
+// listener's queue meanwhile; a connection of the loop closing (freeing
+// descriptors) ends the pause sooner.
+const acceptPause = 10 * time.Millisecond
+
+// pause takes ln out of the loop's epoll set until resume.
+func (l *evLoop) pause(ln *evListener) {
+	l.p.stats.acceptPaused.Add(1)
+	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, ln.fd, nil)
+	l.paused = append(l.paused, ln)
+	l.resumeAt = time.Now().Add(acceptPause)
+}
+
+// resume puts the paused listeners that are still open back in the
+// loop's epoll set.
+func (l *evLoop) resume() {
+	for _, ln := range l.paused {
+		if s := l.socks[ln.fd]; s.kind == evListen && s.ln == ln {
+			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, ln.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(ln.fd), Pad: s.gen})
+		}
+	}
+	clear(l.paused)
+	l.paused = l.paused[:0]
 }
 
 // open schedules a new client and starts the connect to its realserver.
@@ -717,6 +754,9 @@ func (l *evLoop) release(c *evConn) {
 		}
 	}
 	c.cfd, c.bfd = -1, -1
+	if len(l.paused) > 0 {
+		l.resume() // descriptors were freed: clients may be waiting
+	}
 	for _, d := range [2]*evDir{&c.out, &c.in} {
 		if d.pipe != nil {
 			l.putPipe(d.pipe, d.inPipe == 0)

@@ -180,10 +180,14 @@ type Stats struct {
 	Active int64
 	// UDPDropped counts datagrams dropped (flow table full, send errors).
 	UDPDropped int64
+	// AcceptPaused counts the times accepting stopped for a moment because
+	// the process or the system was out of file descriptors (EMFILE,
+	// ENFILE); clients wait in the listener's queue meanwhile.
+	AcceptPaused int64
 }
 
 type counters struct {
-	accepted, refused, dialFailed, active, udpDropped atomic.Int64
+	accepted, refused, dialFailed, active, udpDropped, acceptPaused atomic.Int64
 }
 
 // Proxy is the userspace engine. It is safe for concurrent use.
@@ -254,11 +258,12 @@ func (p *Proxy) Options() Options { return p.opts }
 // Stats returns a snapshot of the engine's counters.
 func (p *Proxy) Stats() Stats {
 	return Stats{
-		Accepted:   p.stats.accepted.Load(),
-		Refused:    p.stats.refused.Load(),
-		DialFailed: p.stats.dialFailed.Load(),
-		Active:     p.stats.active.Load(),
-		UDPDropped: p.stats.udpDropped.Load(),
+		Accepted:     p.stats.accepted.Load(),
+		Refused:      p.stats.refused.Load(),
+		DialFailed:   p.stats.dialFailed.Load(),
+		Active:       p.stats.active.Load(),
+		UDPDropped:   p.stats.udpDropped.Load(),
+		AcceptPaused: p.stats.acceptPaused.Load(),
 	}
 }
 

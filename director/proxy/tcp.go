@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/lvsperf/lvsperf/director/dataplane"
 )
@@ -50,7 +51,17 @@ func (p *Proxy) listenTCP(addr netip.AddrPort) (listener, netip.AddrPort, error)
 	return &tcpListener{ln: closer}, bound, nil
 }
 
+// Accept pauses when the process is out of descriptors: the listener stays
+// readable while clients wait, so accepting again at once would spin. The
+// pause doubles from acceptPauseMin to acceptPauseMax while accept keeps
+// failing (as net/http's server does).
+const (
+	acceptPauseMin = 5 * time.Millisecond
+	acceptPauseMax = 100 * time.Millisecond
+)
+
 func (p *Proxy) acceptLoop(accept func() (*leg, netip.AddrPort, error), vip netip.AddrPort) {
+	var pause time.Duration
 	for {
 		c, caddr, err := accept()
 		if err != nil {
@@ -61,13 +72,24 @@ func (p *Proxy) acceptLoop(accept func() (*leg, netip.AddrPort, error), vip neti
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED) {
-				// Out of descriptors, or a client gone before its turn:
-				// keep serving; the listener stays open.
+			if errors.Is(err, syscall.ECONNABORTED) {
+				continue // a client gone before its turn
+			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Out of descriptors: the listener stays open and its
+				// clients wait in its queue until descriptors free up.
+				p.stats.acceptPaused.Add(1)
+				pause = min(max(2*pause, acceptPauseMin), acceptPauseMax)
+				select {
+				case <-p.ctx.Done():
+					return
+				case <-time.After(pause):
+				}
 				continue
 			}
 			return
 		}
+		pause = 0
 		p.spawn(func() { p.serveTCP(c, caddr, vip) })
 	}
 }
