@@ -36,12 +36,12 @@ type Options struct {
 	// Health tunes the checks (Timeout, Fall, Rise, Remove, OnChange);
 	// its Interval is HealthInterval.
 	Health health.Options
-	// Proxy tunes the engine. A zero Proxy.Copy means proxy.CopySplice
-	// here, not the proxy's own default (the event loop, which the
-	// standalone director gets): sharing its process with a benchmark's
-	// busy goroutines, the event loop's locked thread cost more than it
-	// saved (director/proxy BenchmarkNewConnections, client, server and
-	// proxy in one process: 70-78 µs of CPU per connection against 57-63).
+	// Proxy tunes the engine (default: the proxy's own, the event loop on
+	// Linux). In process with a probe, the event loop (one loop on 2 CPUs)
+	// gave NetPIPE through the director a steady 11-14 µs round trip for
+	// small messages with a p99 of ~30 µs, where the splice engine's
+	// goroutines scattered between 8 and 31 µs with a p99 of ~100 µs, and
+	// ptester's non-persistent rate rose 15-21% (2026-11-25, idle polling).
 	Proxy proxy.Options
 	// Model tunes the director model.
 	Model director.Options
@@ -106,11 +106,7 @@ func Start(ctx context.Context, o Options) (_ *Director, err error) {
 		defer d.wg.Done()
 		d.model.Run(ctx)
 	}()
-	po := o.Proxy
-	if po.Copy == proxy.CopyDefault {
-		po.Copy = proxy.CopySplice
-	}
-	if d.proxy, err = proxy.New(ctx, d.model, po); err != nil {
+	if d.proxy, err = proxy.New(ctx, d.model, o.Proxy); err != nil {
 		return nil, fmt.Errorf("embedded director: %w", err)
 	}
 	// Listen first: with port 0 the service's VIP is only known once bound.
