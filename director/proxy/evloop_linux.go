@@ -582,7 +582,7 @@ func (l *evLoop) ready(c *evConn, fd int, ev uint32) {
 // destination has no room. It reports false when the connection has ended.
 //
 // A direction starts by copying: read(2) into the loop's buffer and
-// write(2) on, as HAProxy does by default. For the small exchanges of
+// send(2) on, as HAProxy does by default. For the small exchanges of
 // request/response traffic a copy costs less than a splice's pipe round,
 // and a connection that only ever moves small messages never takes a
 // pipe. The first read that fills the buffer switches the direction to
