@@ -40,11 +40,11 @@ type variant struct {
 // and "director-proc" use embed's defaults, the configuration every probe's
 // --via director gets.
 var directorVariants = []variant{
-	{name: "director", desc: "embed defaults (CopyEventLoop: event loops on locked threads, epoll over raw sockets)"},
-	{name: "director-splice", desc: "CopySplice: two goroutines per connection, splice through the runtime poller (embed's default until 2026-11-25)", opts: proxy.Options{Copy: proxy.CopySplice}},
+	{name: "director", desc: "embed defaults (CopySplice: two goroutines per connection, splice through the runtime poller)"},
+	{name: "director-eventloop", desc: "CopyEventLoop: event loops on locked threads, epoll over raw sockets", opts: proxy.Options{Copy: proxy.CopyEventLoop}},
 	{name: "director-blocking", desc: "CopySplice with blocking splice on a thread per direction (BlockingConns 64)", opts: proxy.Options{Copy: proxy.CopySplice, BlockingConns: 64}},
 	{name: "director-iocopy", desc: "standard library throughout: AcceptTCP, net.Dialer, io.Copy (Go's own splice)", opts: proxy.Options{Copy: proxy.CopyIOCopy}},
-	{name: "director-proc", desc: "embed defaults (CopyEventLoop, Loops GOMAXPROCS-1)", process: true},
+	{name: "director-proc", desc: "embed defaults (CopySplice)", process: true},
 	{name: "director-proc-eventloop", desc: "CopyEventLoop, one loop per CPU and GOMAXPROCS one more (what the standalone lvsperf director runs)", process: true, dedicated: true, opts: proxy.Options{Copy: proxy.CopyEventLoop}},
 	{name: "director-proc-oneloop", desc: "CopyEventLoop with one loop (Loops = GOMAXPROCS-1 on 2 CPUs, the standalone director's default until 2026-11-25)", process: true, opts: proxy.Options{Copy: proxy.CopyEventLoop, Loops: 1}},
 	{name: "director-proc-iocopy", desc: "standard library throughout (AcceptTCP, net.Dialer, io.Copy)", process: true, opts: proxy.Options{Copy: proxy.CopyIOCopy}},

@@ -61,7 +61,7 @@ func main() {
 	flag.IntVar(&o.crClients, "conn-clients", 32, "concurrent clients in the new-connection test")
 	flag.DurationVar(&o.crDuration, "conn-time", 1500*time.Millisecond, "duration of the new-connection test per path per round")
 	flag.IntVar(&o.crMax, "conn-max", 12000, "most connections per path per round")
-	flag.StringVar(&o.paths, "paths", "direct,director,director-splice,director-blocking,director-iocopy,lvsperf-director,haproxy", "paths to compare (direct is always run)")
+	flag.StringVar(&o.paths, "paths", "direct,director,director-eventloop,director-blocking,director-iocopy,lvsperf-director,haproxy", "paths to compare (direct is always run)")
 	flag.DurationVar(&o.timeLimit, "time-limit", 5*time.Minute, "abort the whole run after this long")
 	flag.StringVar(&o.lvsperfBin, "lvsperf", "", "lvsperf binary for the lvsperf-director path (default: build ./cmd/lvsperf)")
 	flag.StringVar(&o.baseline, "baseline", "", "another lvsperf binary (an older build) to run as path lvsperf-baseline, for before/after comparisons")

@@ -36,12 +36,17 @@ type Options struct {
 	// Health tunes the checks (Timeout, Fall, Rise, Remove, OnChange);
 	// its Interval is HealthInterval.
 	Health health.Options
-	// Proxy tunes the engine (default: the proxy's own, the event loop on
-	// Linux). In process with a probe, the event loop (one loop on 2 CPUs)
-	// gave NetPIPE through the director a steady 11-14 µs round trip for
-	// small messages with a p99 of ~30 µs, where the splice engine's
-	// goroutines scattered between 8 and 31 µs with a p99 of ~100 µs, and
-	// ptester's non-persistent rate rose 15-21% (2026-11-25, idle polling).
+	// Proxy tunes the engine. A zero Proxy.Copy means proxy.CopySplice
+	// here, not the proxy's own default (the event loop, which the
+	// standalone director gets). In the process of a probe whose own ends
+	// are goroutines, the splice engine's goroutines pass each hop on
+	// through the runtime's scheduler, often on the same thread, where the
+	// event loop's locked thread needs an OS wake-up per hop: with one
+	// client, ptester --via director made 47k persistent requests/s on the
+	// splice engine against 17-19k on the event loop (33k with idle
+	// polling), and 11k against 7k non-persistent (2026-11-25). The event
+	// loop did better only with many clients or with NetPIPE's blocking
+	// ends (bench/director's director-eventloop path).
 	Proxy proxy.Options
 	// Model tunes the director model.
 	Model director.Options
@@ -106,7 +111,11 @@ func Start(ctx context.Context, o Options) (_ *Director, err error) {
 		defer d.wg.Done()
 		d.model.Run(ctx)
 	}()
-	if d.proxy, err = proxy.New(ctx, d.model, o.Proxy); err != nil {
+	po := o.Proxy
+	if po.Copy == proxy.CopyDefault {
+		po.Copy = proxy.CopySplice
+	}
+	if d.proxy, err = proxy.New(ctx, d.model, po); err != nil {
 		return nil, fmt.Errorf("embedded director: %w", err)
 	}
 	// Listen first: with port 0 the service's VIP is only known once bound.
