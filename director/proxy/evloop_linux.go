@@ -607,34 +607,19 @@ func (l *evLoop) pump(c *evConn, d *evDir) bool {
 			}
 			d.inPipe -= n
 		}
-		if !d.spliced {
-			n, err := rawRead(d.src, l.buf)
-			switch {
-			case err == unix.EAGAIN:
-				return true // the source's input edge resumes it
-			case err == unix.EINTR:
-				continue
-			case err != nil:
-				l.abort(c)
-				return false
-			case n == 0:
-				return l.eof(c, d)
-			}
-			c.flow.Count(d.inbound, int64(n), 1)
-			d.spliced = n == len(l.buf)
-			if !l.copyOut(c, d, l.buf[:n]) {
+		spliced := d.spliced
+		var (
+			n   int
+			err error
+		)
+		if spliced {
+			if !l.takePipe(c, d) {
 				return false
 			}
-			continue
+			n, err = rawSplice(d.src, d.pipe.w, d.pipe.size)
+		} else {
+			n, err = rawRead(d.src, l.buf)
 		}
-		if d.pipe == nil {
-			d.pipe = l.getPipe()
-			if d.pipe == nil {
-				l.abort(c)
-				return false
-			}
-		}
-		n, err := rawSplice(d.src, d.pipe.w, d.pipe.size)
 		switch {
 		case err == unix.EAGAIN:
 			return true // the source's input edge resumes it
@@ -647,8 +632,27 @@ func (l *evLoop) pump(c *evConn, d *evDir) bool {
 			return l.eof(c, d)
 		}
 		c.flow.Count(d.inbound, int64(n), 1)
-		d.inPipe = n
+		if spliced {
+			d.inPipe = n
+			continue
+		}
+		d.spliced = n == len(l.buf)
+		if !l.copyOut(c, d, l.buf[:n]) {
+			return false
+		}
 	}
+}
+
+// takePipe gives d a pipe from the loop's pool if it has none; without
+// one it ends the connection and reports false.
+func (l *evLoop) takePipe(c *evConn, d *evDir) bool {
+	if d.pipe == nil {
+		if d.pipe = l.getPipe(); d.pipe == nil {
+			l.abort(c)
+			return false
+		}
+	}
+	return true
 }
 
 // copyOut writes b, just read from d's source, to d's destination; what
@@ -674,11 +678,8 @@ func (l *evLoop) copyOut(c *evConn, d *evDir, b []byte) bool {
 	if len(b) == 0 {
 		return true
 	}
-	if d.pipe == nil {
-		if d.pipe = l.getPipe(); d.pipe == nil {
-			l.abort(c)
-			return false
-		}
+	if !l.takePipe(c, d) {
+		return false
 	}
 	// The pipe is empty and at least as big as the buffer, so it takes
 	// all of b.

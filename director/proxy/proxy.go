@@ -101,9 +101,9 @@ type Options struct {
 // always free for the runtime's monitor and the control goroutines while
 // every loop sleeps in epoll_wait (see Options.Loops). With one loop per
 // CPU no CPU idles while connections wait for a busy loop; on 2 CPUs that
-// raised connect/1-byte/close through lvsperf director from 19.6k to
-// 21.8k connections/s, where HAProxy with its default thread per CPU did
-// 21.8k (interleaved 2-s runs).
+// raised connect/1-byte/close through lvsperf director from 0.47x to 0.50x
+// of direct, where HAProxy with its default thread per CPU made 0.51x
+// (bench/director, idle polling, 5 rounds, 2026-11-25).
 func DedicatedProcess(loops int) int {
 	if loops <= 0 {
 		loops = runtime.NumCPU()
