@@ -73,6 +73,8 @@ type Report struct {
 	Files []string
 	// Latency lists each curve's fitted latency, for the `all` table.
 	Latency []LatencyRow
+	// Verdicts compare the figures with the seed's findings, one per claim.
+	Verdicts []Verdict
 }
 
 // LatencyRow is one curve's fitted latency and rate.
