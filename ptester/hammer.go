@@ -42,8 +42,13 @@ type Report struct {
 	// the loop engine's number of event loops.
 	Engine Engine `json:"engine_ran"`
 	Loops  int    `json:"loops_ran,omitempty"`
-	// Elapsed runs from the barrier's release to the last client's end.
+	// Started is the barrier's release; Elapsed runs from it to the last
+	// client's end.
+	Started time.Time     `json:"started"`
 	Elapsed time.Duration `json:"elapsed_ns"`
+	// StartLate is how far past Options.StartAt the clients were ready
+	// (0: they waited for it).
+	StartLate time.Duration `json:"start_late_ns,omitempty"`
 	// Requests answered with a 2xx status and a complete body.
 	Requests uint64 `json:"requests"`
 	// Conns is the number of TCP connections opened.
@@ -111,8 +116,12 @@ type worker struct {
 	behind                   uint64
 	errs                     [numErrKinds]uint64
 	lastErr                  error
-	samples                  []time.Duration
-	timer                    *time.Timer // open loop: one timer, reset per request
+	// pubOK and pubErrs publish ok and the sum of errs to Options.Progress,
+	// which reads them from another goroutine; the worker is their only
+	// writer, so a plain atomic store or add on its own line suffices.
+	pubOK, pubErrs atomic.Uint64
+	samples        []time.Duration
+	timer          *time.Timer // open loop: one timer, reset per request
 }
 
 func newWorker(id int, o *Options) *worker {
@@ -179,6 +188,7 @@ func (w *worker) fail(err error, eof ErrKind) {
 		k = ErrOther
 	}
 	w.errs[k]++
+	w.pubErrs.Add(1)
 	w.lastErr = err
 }
 
@@ -295,16 +305,19 @@ func (w *worker) run(ctx context.Context, start, deadline time.Time, stop *atomi
 		}
 		if resp.status < 200 || resp.status > 299 {
 			w.errs[ErrBadStatus]++
+			w.pubErrs.Add(1)
 			w.lastErr = fmt.Errorf("GET %s: status %d", o.Path, resp.status)
 			continue
 		}
 		if w.rd.bad {
 			w.rd.bad = false
 			w.errs[ErrProtocol]++
+			w.pubErrs.Add(1)
 			w.lastErr = fmt.Errorf("GET %s: body has bytes other than '0'", o.Path)
 			continue
 		}
 		w.ok++
+		w.pubOK.Store(w.ok)
 		w.bytes += n
 		d := t1.Sub(intended)
 		record(w.lat, d)
@@ -382,7 +395,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			return nil, err
 		}
 	} else {
-		rep.Elapsed = runGoroutines(ctx, &o, workers)
+		runGoroutines(ctx, &o, workers, rep)
 	}
 	merge(rep, workers)
 	if o.keepSamples {
@@ -396,9 +409,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-// runGoroutines runs every worker in its own goroutine and returns the
-// time from the barrier's release to the last worker's end.
-func runGoroutines(ctx context.Context, o *Options, workers []*worker) time.Duration {
+// runGoroutines runs every worker in its own goroutine and records in rep
+// the barrier's release and the time from it to the last worker's end.
+func runGoroutines(ctx context.Context, o *Options, workers []*worker, rep *Report) {
 	var stop atomic.Bool
 	release := make(chan struct{})
 	var ready, done sync.WaitGroup
@@ -413,13 +426,15 @@ func runGoroutines(ctx context.Context, o *Options, workers []*worker) time.Dura
 	}
 	ready.Wait()
 	// Every client is parked on the barrier: start them together.
-	start = time.Now()
+	start, rep.StartLate = waitStart(ctx, o.StartAt)
 	deadline = start.Add(o.Duration)
 	close(release)
 	watch := context.AfterFunc(ctx, func() { stop.Store(true) })
+	stopProgress := startProgress(o, workers, start)
 	done.Wait()
 	watch()
-	return time.Since(start)
+	stopProgress()
+	rep.Started, rep.Elapsed = start, time.Since(start)
 }
 
 // chooseEngine resolves o.Engine for a run; raw says the target is an IPv4
@@ -486,7 +501,7 @@ func summarize(h *hdrhistogram.Histogram) Summary {
 
 func merge(rep *Report, workers []*worker) {
 	o := rep.Options
-	rep.latency = hdrhistogram.New(1, histMax, 3)
+	rep.latency = NewLatencyHistogram()
 	rep.trans = hdrhistogram.New(1, histMax, 2)
 	rep.conn = hdrhistogram.New(1, histMax, 2)
 	var uncorr *hdrhistogram.Histogram

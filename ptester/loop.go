@@ -142,13 +142,15 @@ func runLoops(ctx context.Context, o *Options, workers []*worker, rep *Report, y
 		return err
 	}
 	// Every loop is parked on the barrier: start them together.
-	start := time.Now()
+	start, late := waitStart(ctx, o.StartAt)
 	end = start.Add(o.Duration)
 	close(release)
 	watch := context.AfterFunc(ctx, func() { stop.Store(true) })
+	stopProgress := startProgress(o, workers, start)
 	done.Wait()
 	watch()
-	rep.Elapsed = time.Since(start)
+	stopProgress()
+	rep.Started, rep.Elapsed, rep.StartLate = start, time.Since(start), late
 	return nil
 }
 
@@ -427,12 +429,15 @@ func (l *eventLoop) complete(c *loopClient) {
 	switch {
 	case p.resp.status < 200 || p.resp.status > 299:
 		w.errs[ErrBadStatus]++
+		w.pubErrs.Add(1)
 		w.lastErr = fmt.Errorf("GET %s: status %d", l.o.Path, p.resp.status)
 	case p.bad:
 		w.errs[ErrProtocol]++
+		w.pubErrs.Add(1)
 		w.lastErr = fmt.Errorf("GET %s: body has bytes other than '0'", l.o.Path)
 	default:
 		w.ok++
+		w.pubOK.Store(w.ok)
 		w.bytes += p.got
 		d := t1.Sub(c.t0)
 		record(w.lat, d)

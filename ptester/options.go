@@ -57,6 +57,15 @@ type Options struct {
 	// loop engine; default GOMAXPROCS, at most Clients.
 	Loops int `json:"loops"`
 
+	// StartAt, when set, releases the clients at this instant instead of as
+	// soon as they are ready (the cluster coordinator's synchronised start);
+	// an instant already past starts at once.
+	StartAt time.Time `json:"start_at,omitzero"`
+	// Progress, when set, is called every ProgressEvery (default 250 ms)
+	// during the run with the counts so far, from a goroutine of its own.
+	Progress      func(Progress) `json:"-"`
+	ProgressEvery time.Duration  `json:"-"`
+
 	// keepSamples makes a run keep every latency (tests compare the
 	// histogram's percentiles with a sort of these).
 	keepSamples bool
