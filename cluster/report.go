@@ -19,6 +19,7 @@ const (
 	InfoErrors     = "errors"
 	InfoSkew       = "start_skew_ns"
 	InfoClockUnc   = "clock_uncertainty_ns"
+	InfoSkewOwn    = "start_skew_own_clocks_ns"
 	InfoOffset     = "clock_offset_ns"
 	InfoRTT        = "clock_rtt_ns"
 	InfoStartLate  = "start_late_ns"
@@ -66,6 +67,7 @@ func (r *Result) ToRun() *results.Run {
 		InfoErrors:     strconv.FormatUint(r.Errors, 10),
 		InfoSkew:       ns(r.Skew),
 		InfoClockUnc:   ns(r.ClockUncertainty),
+		InfoSkewOwn:    ns(r.SkewOwnClocks),
 		InfoPartial:    strconv.FormatUint(r.PartialRequests, 10),
 	}}
 	merged.Label = fmt.Sprintf("cluster (%d agents)", len(r.Agents))
@@ -126,7 +128,8 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "%-5d %-22s %10.0f %9s %9s %9s %10s %9s\n", a.Index, clip(a.Name, 22), a.Report.HitsPerSec, us(l.P50), us(l.P99), us(a.Clock.Offset), us(a.Clock.Uncertainty()), start)
 	}
 	fmt.Fprintf(w, "%-5s %-22s %10.0f %9s %9s\n", "all", fmt.Sprintf("%d of %d agents", r.Complete, len(r.Agents)), r.HitsPerSec, us(r.Latency.P50), us(r.Latency.P99))
-	fmt.Fprintf(w, "requests %d (errors %d), start skew %v (clock uncertainty ±%v)\n", r.Requests, r.Errors, r.Skew, r.ClockUncertainty)
+	fmt.Fprintf(w, "requests %d, errors %d; start skew %v (coordinator's clock ±%v), %v (agents' own)\n",
+		r.Requests, r.Errors, r.Skew.Round(time.Microsecond/10), r.ClockUncertainty.Round(time.Microsecond/10), r.SkewOwnClocks.Round(time.Microsecond/10))
 	for _, l := range r.Lost {
 		fmt.Fprintf(w, "LOST %s\n", l)
 	}

@@ -23,6 +23,8 @@ type AgentResult struct {
 	// Clock.Offset).
 	StartAt time.Time `json:"start_at" msgpack:"start_at"`
 	Started time.Time `json:"started,omitzero" msgpack:"started"`
+	// StartedOwn is Started as the agent's own clock read it.
+	StartedOwn time.Time `json:"started_own,omitzero" msgpack:"started_own"`
 	// StartLate is how far past StartAt the agent was ready (0: in time).
 	StartLate time.Duration `json:"start_late_ns,omitempty" msgpack:"start_late,omitempty"`
 	// Report and Hist are the agent's own measurement; nil when it failed.
@@ -49,7 +51,8 @@ func (a *AgentResult) fail(err error, startAt time.Time) {
 func (a *AgentResult) take(m *AgentMeasure) {
 	a.Report, a.Hist = m.Report, m.Hist
 	if m.Started != 0 {
-		a.Started = time.Unix(0, m.Started).Add(-a.Clock.Offset)
+		a.StartedOwn = time.Unix(0, m.Started)
+		a.Started = a.StartedOwn.Add(-a.Clock.Offset)
 	}
 	a.StartLate = m.Report.StartLate
 	if m.Error != "" {
@@ -72,6 +75,11 @@ type Result struct {
 	// the chosen clock exchanges, which bounds how wrong Skew can be.
 	Skew             time.Duration `json:"skew_ns" msgpack:"skew"`
 	ClockUncertainty time.Duration `json:"clock_uncertainty_ns" msgpack:"clock_uncertainty"`
+	// SkewOwnClocks is the spread of the starts as each agent's own clock
+	// read them. When the agents share one clock (network namespaces of
+	// one machine) it is the true skew, offset errors included; across
+	// machines it means nothing.
+	SkewOwnClocks time.Duration `json:"skew_own_clocks_ns" msgpack:"skew_own_clocks"`
 	// Complete counts the agents that delivered; Lost names the others.
 	Complete int      `json:"complete" msgpack:"complete"`
 	Lost     []string `json:"lost,omitempty" msgpack:"lost,omitempty"`
@@ -98,9 +106,17 @@ var ErrNoneComplete = errors.New("no agent delivered a measurement")
 // time: the agents ran at once, so their rates add.
 func (r *Result) merge() error {
 	h := ptester.NewLatencyHistogram()
-	var first, last time.Time
+	var first, last, firstOwn, lastOwn time.Time
 	r.Complete, r.Lost = 0, nil
 	for _, a := range r.Agents {
+		if !a.StartedOwn.IsZero() {
+			if firstOwn.IsZero() || a.StartedOwn.Before(firstOwn) {
+				firstOwn = a.StartedOwn
+			}
+			if a.StartedOwn.After(lastOwn) {
+				lastOwn = a.StartedOwn
+			}
+		}
 		if !a.Started.IsZero() {
 			if first.IsZero() || a.Started.Before(first) {
 				first = a.Started
@@ -130,6 +146,7 @@ func (r *Result) merge() error {
 		r.Throughput += rep.Throughput
 	}
 	r.Skew = last.Sub(first)
+	r.SkewOwnClocks = lastOwn.Sub(firstOwn)
 	r.Hist = h.Export()
 	r.Latency = ptester.Summarize(h)
 	if r.Complete == 0 {

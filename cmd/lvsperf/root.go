@@ -28,6 +28,7 @@ func newRootCmd() *cobra.Command {
 		newPlotCmd(), newExportCmd(),
 		newDirectorCmd(), newIpvsadmCmd(),
 		newCompareCmd(), newReportCmd(),
+		newAgentCmd(), newClusterCmd(),
 	)
 	return root
 }

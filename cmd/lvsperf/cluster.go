@@ -1,0 +1,189 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lvsperf/lvsperf/cluster"
+	"github.com/lvsperf/lvsperf/ptester"
+	"github.com/lvsperf/lvsperf/results"
+)
+
+type tokenFlags struct{ env, file string }
+
+func (t *tokenFlags) bind(c *cobra.Command) {
+	c.Flags().StringVar(&t.env, "token-env", cluster.DefaultTokenEnv, "environment variable holding the shared cluster token")
+	c.Flags().StringVar(&t.file, "token-file", "", "read the shared cluster token from this file instead")
+}
+
+func newAgentCmd() *cobra.Command {
+	var o cluster.AgentOptions
+	var tf tokenFlags
+	c := &cobra.Command{
+		Use:   "agent",
+		Short: "Run probes' client side for a coordinator (`lvsperf cluster run`), started by Slurm or Kubernetes",
+		Long: `An agent runs on each client host. It either dials its coordinator
+(--coordinator, what a job script or a Kubernetes Job does) or listens for one
+(--listen, loopback by default), proves it holds the shared token, lets the
+coordinator measure its clock, runs the plan at the instant it is given, and
+sends back its counts and latency histogram.
+
+Its index comes from --index, else SLURM_PROCID or JOB_COMPLETION_INDEX.
+
+Examples:
+  srun --ntasks-per-node=1 lvsperf agent --coordinator $COORD:7411
+  lvsperf agent --listen 0.0.0.0:7412 --sessions 1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			auth, err := cluster.TokenFrom(tf.env, tf.file)
+			if err != nil {
+				return err
+			}
+			o.Auth = auth
+			l, err := cluster.FromEnv(os.Getenv)
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("index") && l.Index >= 0 {
+				o.Index = l.Index
+			}
+			if o.Name == "" && l.Node != "" {
+				o.Name = fmt.Sprintf("%s/%d", l.Node, o.Index)
+			}
+			o.Log = cmd.ErrOrStderr()
+			return cluster.RunAgent(cmd.Context(), o)
+		},
+	}
+	tf.bind(c)
+	fl := c.Flags()
+	fl.StringVar(&o.Coordinator, "coordinator", "", "dial the coordinator at host:port (and serve that one session)")
+	fl.StringVar(&o.Listen, "listen", cluster.DefaultAgentListen, "listen here for a coordinator when --coordinator is not given")
+	fl.IntVar(&o.Index, "index", 0, "this agent's rank (default SLURM_PROCID or JOB_COMPLETION_INDEX)")
+	fl.StringVar(&o.Name, "name", "", "name in results (default node/index)")
+	fl.DurationVar(&o.DialTimeout, "dial-timeout", cluster.DefaultDialTimeout, "how long to keep trying to reach the coordinator")
+	fl.IntVar(&o.Sessions, "sessions", 0, "listening: exit after this many coordinator sessions (0 = until killed)")
+	return c
+}
+
+func newClusterCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "cluster",
+		Short: "Synchronised runs from many client hosts: run the coordinator, or render a Kubernetes manifest",
+	}
+	c.AddCommand(newClusterRunCmd())
+	return c
+}
+
+func newClusterRunCmd() *cobra.Command {
+	var (
+		o       cluster.Options
+		tf      tokenFlags
+		po      ptester.Options
+		seconds string
+		out     string
+		name    string
+		jsonOut bool
+	)
+	c := &cobra.Command{
+		Use:   "run [-h HOST] [flags] [PATH]",
+		Short: "Hand every agent the same ptester plan, start them at one instant, merge their results",
+		Long: `The coordinator waits for --agents N agents to dial in on --listen (or dials
+each --agent ADDR), measures each one's clock offset NTP-style (16 exchanges,
+the shortest round trip wins), hands each the plan with its share of --rate,
+and tells each its start instant in its own clock. It merges the agents' HDR
+histograms exactly and sums their counters; an agent lost mid-run is named
+with its partial counts and the others' data are kept. The run is saved as
+NAME.msgpack (store, plots, report, compare) and NAME-cluster.json (every
+agent's row and histogram).
+
+Under Slurm --agents defaults to SLURM_NNODES; see README "Many client hosts".
+
+Examples:
+  lvsperf cluster run --listen 0.0.0.0:7411 --agents 4 -h 10.0.0.1:80 -t 10 -k 1 -c 8 /file/file.0
+  lvsperf cluster run --agent 127.0.0.1:7412 --agent 127.0.0.1:7413 -h 127.0.0.1:8080 --rate 2000`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				po.Path = args[0]
+			}
+			d, err := ptester.ParseSeconds(seconds)
+			if err != nil {
+				return err
+			}
+			po.Duration = d
+			if err := po.Check(); err != nil {
+				return err
+			}
+			auth, err := cluster.TokenFrom(tf.env, tf.file)
+			if err != nil {
+				return err
+			}
+			o.Auth = auth
+			if !cmd.Flags().Changed("agents") && len(o.Agents) == 0 {
+				l, err := cluster.FromEnv(os.Getenv)
+				if err != nil {
+					return err
+				}
+				if l.Engine == "slurm" {
+					o.Expect = l.Tasks
+				}
+			}
+			o.Plan = cluster.Plan{Probe: cluster.ProbePtester, Ptester: &po, Seed: time.Now().UnixNano()}
+			o.Log = cmd.ErrOrStderr()
+			res, err := cluster.Run(cmd.Context(), o)
+			if res == nil {
+				return err
+			}
+			if merr := os.MkdirAll(out, 0o755); merr != nil {
+				return fmt.Errorf("--out: %w", merr)
+			}
+			base := filepath.Join(out, name)
+			if serr := results.Save(base+results.Extension, res.ToRun()); serr != nil {
+				return fmt.Errorf("save run: %w", serr)
+			}
+			raw, jerr := json.Marshal(res)
+			if jerr != nil {
+				return fmt.Errorf("encode cluster result: %w", jerr)
+			}
+			if werr := results.WriteFileAtomic(base+"-cluster.json", raw); werr != nil {
+				return werr
+			}
+			w := cmd.OutOrStdout()
+			if jsonOut {
+				if _, werr := w.Write(append(raw, '\n')); werr != nil {
+					return werr
+				}
+			} else {
+				if werr := res.WriteText(w); werr != nil {
+					return werr
+				}
+				fmt.Fprintf(w, "run saved to %s%s and %s-cluster.json\n", base, results.Extension, base)
+			}
+			return err
+		},
+	}
+	tf.bind(c)
+	fl := c.Flags()
+	fl.StringVar(&o.Listen, "listen", cluster.DefaultCoordinatorListen, "where agents dial in")
+	fl.IntVar(&o.Expect, "agents", 0, "number of agents to wait for on --listen (default under Slurm: SLURM_NNODES)")
+	fl.StringArrayVar(&o.Agents, "agent", nil, "dial a listening agent at host:port instead (repeat per agent)")
+	fl.DurationVar(&o.ReadyTimeout, "ready-timeout", cluster.DefaultReadyTimeout, "time for every agent to connect and get ready")
+	fl.DurationVar(&o.Lead, "lead", cluster.DefaultLead, "start this long after the last agent is ready")
+	fl.StringVar(&out, "out", ".", "directory for the results")
+	fl.StringVar(&name, "name", "cluster", "base name of the result files")
+	fl.BoolVar(&jsonOut, "json", false, "print the merged result as JSON")
+	c.Flags().Bool("help", false, "help for run")
+	fl.StringVarP(&po.Target, "host", "h", "", "server as host[:port] as every agent reaches it")
+	fl.StringVarP(&seconds, "time", "t", "10", "seconds to run (or a duration such as 500ms)")
+	fl.IntVarP(&po.KeepAlive, "keepalive", "k", 1, "GETs per TCP connection: 1 = new connection per GET")
+	fl.IntVarP(&po.Clients, "clients", "c", 1, "concurrent clients per agent")
+	fl.Float64Var(&po.Rate, "rate", 0, "open loop: total requests per second over every agent (0 = closed loop)")
+	fl.DurationVar(&po.Timeout, "timeout", ptester.DefaultTimeout, "time allowed for one request")
+	fl.StringVar((*string)(&po.Engine), "engine", string(ptester.EngineAuto), "agents' client engine: loop, goroutines or auto")
+	return c
+}
