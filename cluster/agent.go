@@ -13,6 +13,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/lvsperf/lvsperf/internal/cpuidle"
 	"github.com/lvsperf/lvsperf/ptester"
 )
 
@@ -141,11 +142,17 @@ func dialRetry(ctx context.Context, addr string, timeout time.Duration) (net.Con
 func serveSession(ctx context.Context, nc net.Conn, o AgentOptions) error {
 	defer nc.Close()
 	c := newConn(nc)
+	var idle *cpuidle.Request
 	if err := agentHandshake(c, o.Auth, o.Name, o.Index); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Log, "agent %s: coordinator %s authenticated\n", o.Name, nc.RemoteAddr())
 	var plan *Plan
+	defer func() {
+		if idle != nil {
+			idle.Close()
+		}
+	}()
 	for {
 		m, err := c.recv(0)
 		if err != nil {
@@ -166,6 +173,13 @@ func serveSession(ctx context.Context, nc net.Conn, o AgentOptions) error {
 				return err
 			}
 			plan = m.Plan
+			if plan.IdlePoll && idle == nil {
+				if idle, err = cpuidle.Hold(); err != nil {
+					err = fmt.Errorf("agent %s: idle polling: %w", o.Name, err)
+					_ = c.send(message{Type: msgError, Error: err.Error()}, handshakeTimeout)
+					return err
+				}
+			}
 			if err := c.send(message{Type: msgReady}, handshakeTimeout); err != nil {
 				return err
 			}

@@ -23,6 +23,11 @@ type Plan struct {
 	// Seed makes any randomised choice of the probe repeatable per agent
 	// (agent i uses Seed+i).
 	Seed int64 `json:"seed" msgpack:"seed"`
+	// IdlePoll makes every agent hold a 0 µs PM QoS request
+	// (/dev/cpu_dma_latency, root) from the plan to the run's end, so that
+	// its wake-up at the start instant does not wait for a halted vCPU
+	// (tens to hundreds of µs on VMs whose idle vCPUs halt).
+	IdlePoll bool `json:"idle_poll,omitempty" msgpack:"idle_poll,omitempty"`
 	// Ptester configures ptester: Target, Path, Duration, KeepAlive,
 	// Clients (per agent), Rate (in total, over every agent), Timeout,
 	// Engine. StartAt and Progress are set by the agent.

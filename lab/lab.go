@@ -423,3 +423,7 @@ func (l *Lab) SetOffloads(ctx context.Context, on bool) error {
 	}
 	return nil
 }
+
+// Pids lists the processes running in the host's namespace (other than
+// this one), e.g. to find what a launcher started there.
+func (h *HostNS) Pids() ([]int, error) { return pidsIn(h.Path()) }
