@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lvsperf/lvsperf/cluster"
+	"github.com/lvsperf/lvsperf/cluster/slurm"
 	"github.com/lvsperf/lvsperf/ptester"
 	"github.com/lvsperf/lvsperf/results"
 )
@@ -76,7 +77,35 @@ func newClusterCmd() *cobra.Command {
 		Use:   "cluster",
 		Short: "Synchronised runs from many client hosts: run the coordinator, or render a Kubernetes manifest",
 	}
-	c.AddCommand(newClusterRunCmd())
+	c.AddCommand(newClusterRunCmd(), newSlurmScriptCmd())
+	return c
+}
+
+func newSlurmScriptCmd() *cobra.Command {
+	var o slurm.ScriptOptions
+	c := &cobra.Command{
+		Use:   "slurm-script --nodes N [flags] -- PLAN...",
+		Short: "Print an sbatch script: the coordinator on the first node, one agent per node by srun",
+		Long: `Print a batch script for sbatch. PLAN is the rest of a "lvsperf cluster run"
+command line (the ptester flags and path). Submit it with LVSPERF_TOKEN set in
+the environment (sbatch exports it to the job; the script never contains it).
+
+Example:
+  lvsperf cluster slurm-script --nodes 4 --out results -- -h 10.0.0.1:80 -t 10 -c 8 /file/file.0 > job.sh
+  LVSPERF_TOKEN=$(head -c 24 /dev/urandom | base64) sbatch job.sh`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Plan = args
+			return slurm.WriteScript(cmd.OutOrStdout(), o)
+		},
+	}
+	fl := c.Flags()
+	fl.IntVar(&o.Nodes, "nodes", 0, "client nodes, one agent on each")
+	fl.StringVar(&o.Partition, "partition", "", "partition (default: the cluster's default)")
+	fl.DurationVar(&o.TimeLimit, "time-limit", 10*time.Minute, "job time limit (whole minutes)")
+	fl.StringVar(&o.JobName, "job-name", "lvsperf", "job name")
+	fl.IntVar(&o.Port, "port", slurm.DefaultPort, "port the coordinator listens on, on the first node")
+	fl.StringVar(&o.Binary, "binary", "lvsperf", "lvsperf executable as the nodes see it")
+	fl.StringVar(&o.Out, "out", ".", "directory the coordinator writes results to")
 	return c
 }
 
