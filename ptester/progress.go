@@ -46,7 +46,7 @@ func waitStart(ctx context.Context, at time.Time) (start time.Time, late time.Du
 		return now, late
 	}
 	// The Go timer covers the long part, so ctx can end the wait.
-	if d := time.Until(at) - 20*time.Millisecond; d > 0 {
+	if d := time.Until(at) - 100*time.Millisecond; d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:

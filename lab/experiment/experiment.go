@@ -101,6 +101,7 @@ func registry() []experiment {
 		{"tp", "transparent proxy on realserver, director, both (seed §3)", runTP, false},
 		{"http", "persistent vs non-persistent HTTP, 1 vs 2 realservers, serial vs synchronised clients (seed §4)", runHTTP, false},
 		{"stream", "netpipe streaming over the same paths (seed §5.1)", runStream, false},
+		{"scale", "synchronised clients on 1, 2, 4 hosts × 1, 2, 4 rate-limited realservers, NAT and DR (seed §4.4)", runScale, false},
 		{"rsh", "rsh copy through the lab (seed §5.2)", bulk{proto: "rsh", port: 514, probe: []string{"--no-stderr", "--max-exp", "20"},
 			seed: "\"The throughput for small (<128k) files is set by a 1.1sec minimum transfer time [...] Throughput reaches 40Mbps for\n" +
 				"copy to /dev/null on the realserver by forwarding and [...] by lvs.\""}.run, false},
