@@ -40,7 +40,7 @@ func FuzzReadRequest(f *testing.F) {
 	for _, s := range []string{
 		"0\x00root\x00root\x00cat > /dev/null\x00",
 		"1023\x00a\x00b\x00(cd /usr; cat > file.3)\x00data",
-		"65536\x00", "-1\x00", "00\x00", "0\x00" + strings.Repeat("u", 17) + "\x00", "0\x00ro",
+		"65536\x00", "-1\x00", "00\x00", "\x00root\x00root\x00cat > /dev/null\x00", "0\x00" + strings.Repeat("u", 17) + "\x00", "0\x00ro",
 	} {
 		f.Add([]byte(s))
 	}

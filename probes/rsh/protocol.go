@@ -59,9 +59,14 @@ func readRequest(r *bufio.Reader, stderrPort func(port int) error) (Request, err
 	if err != nil {
 		return req, err
 	}
-	port, err := strconv.Atoi(ps)
-	if err != nil || port < 0 || port > 65535 || (len(ps) > 1 && ps[0] == '0') {
-		return req, fmt.Errorf("%w: stderr port %q is not a decimal port number (0 for none)", ErrProtocol, ps)
+	// glibc rcmd() with no stderr channel (fd2p NULL, as netkit rcp calls
+	// it) sends an empty string, which BSD rshd's atoi reads as 0.
+	port := 0
+	if ps != "" {
+		port, err = strconv.Atoi(ps)
+		if err != nil || port < 0 || port > 65535 || (len(ps) > 1 && ps[0] == '0') {
+			return req, fmt.Errorf("%w: stderr port %q is not a decimal port number (0 or empty for none)", ErrProtocol, ps)
+		}
 	}
 	req.StderrPort = port
 	if err := stderrPort(port); err != nil {
