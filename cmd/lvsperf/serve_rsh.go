@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/probes/rsh"
 )
 
@@ -38,6 +39,13 @@ Example:
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving rsh copies on %s; interrupt to stop\n", s.Addr())
+			if o.SpoolDir != "" {
+				fs, err := probes.FSType(o.SpoolDir)
+				if err != nil {
+					fs = err.Error()
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "spool %s on %s, fsync %v\n", o.SpoolDir, fs, o.Fsync)
+			}
 			<-ctx.Done()
 			err = s.Close()
 			st := s.Stats()

@@ -2,11 +2,13 @@ package rsh
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/probes/internal/probetest"
 	"github.com/lvsperf/lvsperf/runner"
 	"github.com/lvsperf/lvsperf/timing"
@@ -48,5 +50,46 @@ func TestSweepSavesRunDirectAndDirector(t *testing.T) {
 		if after := probetest.TempDirs(t, "lvsperf-rsh-spool-*"); after != before {
 			t.Errorf("temporary spool directories: %d before, %d after", before, after)
 		}
+	}
+}
+
+// TestSweepSinkDir sweeps the fsync'd disk sink into a chosen directory
+// with cat and with rcp, and checks the run records that directory's
+// filesystem.
+func TestSweepSinkDir(t *testing.T) {
+	parent := t.TempDir()
+	fs, err := probes.FSType(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, useRcp := range []bool{false, true} {
+		res, err := Sweep(probetest.Context(t), SweepOptions{MinExp: 0, MaxExp: 10, Sink: SinkNameDisk, SinkDir: parent, Rcp: useRcp,
+			Server: Options{Fsync: true}, Timing: timing.Options{Budget: time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ser := res.Run.Series[0]
+		if ser.Info["sink_fs"] != fs || ser.Info["sink_dir"] != parent || len(ser.Points) < 3 {
+			t.Fatalf("rcp=%v: info %v, %d points; want sink_fs %q in %s", useRcp, ser.Info, len(ser.Points), fs, parent)
+		}
+		if want := map[bool]string{false: "(cd /usr; cat > file.20)", true: "rcp -t file.20"}[useRcp]; ser.Info["command"] != want {
+			t.Errorf("command %q, want %q", ser.Info["command"], want)
+		}
+		if !strings.HasSuffix(ser.Label, " on "+fs) {
+			t.Errorf("label %q does not name the filesystem", ser.Label)
+		}
+		if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+			t.Fatalf("the sweep left %d entries in the sink directory", len(ents))
+		}
+	}
+}
+
+func TestSweepRcpNull(t *testing.T) {
+	res, err := Sweep(probetest.Context(t), SweepOptions{MinExp: 0, MaxExp: 10, Rcp: true, Timing: timing.Options{Budget: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ser := res.Run.Series[0]; ser.Info["command"] != "rcp -t /dev/null" || len(ser.Points) < 3 || ser.Info["sink_fs"] != "" {
+		t.Fatalf("info %v, %d points", ser.Info, len(ser.Points))
 	}
 }
