@@ -3,6 +3,7 @@ package nfs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -196,6 +197,9 @@ func oursToGanesha(dir string) error {
 	if st, err := os.Stat(filepath.Join(export, "up.bin")); err != nil || st.Size() != 5 {
 		return fmt.Errorf("after writing 5 bytes over %d: %v, %v", n, st, err)
 	}
+	if err := udpToGanesha(ctx, export); err != nil {
+		return fmt.Errorf("over UDP: %w", err)
+	}
 	// A short sweep, for the latency and max_rate of a real server.
 	sizes, _ := timing.PowersOfTwo(0, 20)
 	for _, d := range []Direction{Read, Write} {
@@ -206,6 +210,59 @@ func oursToGanesha(dir string) error {
 		if ser.Fit != nil {
 			fmt.Printf("ganesha %s: %d sizes, latency %v, max_rate %v\n", d, len(ser.Points), ser.Fit.Latency, ser.Fit.MaxRate)
 		}
+	}
+	return nil
+}
+
+// udpToGanesha copies both ways with our NFSv3-over-UDP client, checks
+// the bytes, and reads with each rsize of a small sweep.
+func udpToGanesha(ctx context.Context, export string) error {
+	c, err := DialUDP(ctx, ClientOptions{Addr: "127.0.0.1:2049", MountAddr: "127.0.0.1:20048", Export: "/export", RSize: 1 << 20, WSize: 1 << 20, Verify: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	info := c.Info()
+	fmt.Printf("ganesha over UDP: rsize %v wsize %v (asked 1MiB; capped: %s / %s)\n", c.RSize(), c.WSize(), info["rsize_capped"], info["wsize_capped"])
+	if c.RSize() != MaxUDPXfer || c.WSize() != MaxUDPXfer {
+		return fmt.Errorf("rsize %v wsize %v: want both capped at %v", c.RSize(), c.WSize(), MaxUDPXfer)
+	}
+	const n = 1<<20 + 13
+	if _, err := c.Write(ctx, "udp.bin", n); err != nil {
+		return err
+	}
+	got, err := os.ReadFile(filepath.Join(export, "udp.bin"))
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, probetest.FileBytes(n)) {
+		return fmt.Errorf("ganesha holds %d bytes after our UDP write of %d, not byte-identical", len(got), n)
+	}
+	if _, err := c.Read(ctx, "udp.bin", n); err != nil {
+		return err
+	}
+	// Overwrite shorter: SETATTR size 0 first, as cp.
+	if _, err := c.Write(ctx, "udp.bin", 3); err != nil {
+		return err
+	}
+	if st, err := os.Stat(filepath.Join(export, "udp.bin")); err != nil || st.Size() != 3 {
+		return fmt.Errorf("after a UDP write of 3 bytes over %d: %v, %v", n, st, err)
+	}
+	if _, err := c.Read(ctx, "missing", 1); !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("UDP read of a missing file: %v; want NFS3ERR_NOENT", err)
+	}
+	for _, sz := range []timing.Bytes{1 << 10, 4 << 10, 16 << 10, 32 << 10} {
+		uc, err := DialUDP(ctx, ClientOptions{Addr: "127.0.0.1:2049", MountAddr: "127.0.0.1:20048", Export: "/export", RSize: sz, WSize: sz})
+		if err != nil {
+			return err
+		}
+		ser, err := timing.Sweep(ctx, NewUDPProbe(uc, Read), timing.Options{Sizes: []timing.Bytes{1 << 16, 1 << 20}, Budget: time.Second}, nil)
+		uc.Close()
+		if err != nil {
+			return fmt.Errorf("UDP sweep with rsize %v: %w", sz, err)
+		}
+		last := ser.Points[len(ser.Points)-1]
+		fmt.Printf("ganesha over UDP, rsize %6v: 1MiB read in %v (%v), %d resent\n", sz, last.Min, last.Rate(), uc.Retransmissions())
 	}
 	return nil
 }
