@@ -36,8 +36,12 @@ with rsize_capped and wsize_capped saying whether the server cut them.
 --sweep-rwsize sweeps the transfer size too: one series per direction and
 size (1KiB, 4KiB, 16KiB, 64KiB, 256KiB, 1MiB, or --rwsizes), reads with that
 rsize and writes with that wsize, as the seed's rsize test did. The series run
-one after another, not interleaved. Over TCP only: see the note on UDP in
-lvsperf's NFS probe documentation.
+one after another, not interleaved.
+
+--udp sends MOUNT and NFS over UDP (lvsperf's own ONC RPC client: one call per
+datagram, resent after 500ms), as the seed did; the embedded server serves TCP
+only, so --udp needs --host and --mount of a server that serves UDP, such as
+nfs-ganesha with Enable_UDP. rsize and wsize are capped at 32KiB over UDP.
 
 Without --host it starts an embedded server (lvsperf serve nfs) per direction,
 reached --via direct or --via director. With --host it copies to a running
@@ -49,7 +53,8 @@ Examples:
   lvsperf probe nfs --via director --realservers 2 --dir read
   lvsperf probe nfs --host 127.0.0.1:2049 --mount 127.0.0.1:20048 --export /export --rsize 8k --wsize 8k
   lvsperf probe nfs --sweep-rwsize --min-exp 16 --max-exp 20 --budget 2m
-  lvsperf probe nfs --rwsizes 1k,8k,32k --dir read`,
+  lvsperf probe nfs --rwsizes 1k,8k,32k --dir read
+  lvsperf probe nfs --udp --host 127.0.0.1:2049 --mount 127.0.0.1:20048 --export /export --sweep-rwsize`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := f.o
@@ -94,6 +99,7 @@ Examples:
 	fl.StringVar(&f.wsize, "wsize", "1M", "WRITE payload (mount's wsize), e.g. 8k")
 	fl.BoolVar(&f.sweepRW, "sweep-rwsize", false, "one series per direction and transfer size, 1KiB to 1MiB in steps of 4")
 	fl.StringVar(&f.rwsizes, "rwsizes", "", "the transfer sizes of the sweep, e.g. 1k,8k,64k (implies --sweep-rwsize)")
+	fl.BoolVar(&f.o.UDP, "udp", false, "NFSv3 and MOUNT over UDP (needs --host and --mount; the embedded server is TCP only)")
 	fl.BoolVar(&f.o.Client.ReservedPort, "reserved-port", false, "connect from a port below 1024 (root), for servers that insist")
 	f.bind(fl, "time allowed for the whole sweep, shared by the directions (0 = the timing core's defaults)")
 	return c

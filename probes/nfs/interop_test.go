@@ -264,6 +264,25 @@ func udpToGanesha(ctx context.Context, export string) error {
 		last := ser.Points[len(ser.Points)-1]
 		fmt.Printf("ganesha over UDP, rsize %6v: 1MiB read in %v (%v), %d resent\n", sz, last.Min, last.Rate(), uc.Retransmissions())
 	}
+	// The probe's own sweep over UDP, both ways, one size past the UDP cap.
+	res, err := Sweep(ctx, SweepOptions{
+		UDP: true, Client: ClientOptions{Addr: "127.0.0.1:2049", MountAddr: "127.0.0.1:20048", Export: "/export"},
+		MinExp: 10, MaxExp: 16, RWSizes: []timing.Bytes{4 << 10, 64 << 10}, Timing: timing.Options{Budget: 2 * time.Second},
+	})
+	if err != nil {
+		return fmt.Errorf("sweep over UDP: %w", err)
+	}
+	if len(res.Run.Series) != 4 || res.Run.Options["transport"] != "udp" {
+		return fmt.Errorf("sweep over UDP: %d series, options %v; want 4 over udp", len(res.Run.Series), res.Run.Options)
+	}
+	for _, ser := range res.Run.Series {
+		key := map[string]string{"read": "rsize", "write": "wsize"}[ser.Info["direction"]]
+		capped := strings.HasPrefix(ser.Info[key+"_capped"], "true")
+		if ser.Info["transport"] != "udp" || len(ser.Points) == 0 || capped != strings.HasSuffix(ser.Label, "64KiB") {
+			return fmt.Errorf("sweep over UDP: series %q: %d points, info %v", ser.Label, len(ser.Points), ser.Info)
+		}
+	}
+	fmt.Printf("sweep over UDP: %d series, 64KiB capped to %s\n", len(res.Run.Series), res.Run.Series[1].Info["rsize"])
 	return nil
 }
 

@@ -38,6 +38,11 @@ type SweepOptions struct {
 	// the seed's range. Each series records the size asked, the size in
 	// effect after the server's FSINFO, and whether the server capped it.
 	RWSizes []timing.Bytes
+	// UDP sends NFS and MOUNT over UDP with UDPClient. The embedded server
+	// (go-nfs) serves TCP only, so UDP needs Client.Addr and MountAddr of a
+	// server that serves it (nfs-ganesha with Enable_UDP). rsize and wsize
+	// are capped at MaxUDPXfer.
+	UDP bool
 	// Timing is the timing core's options (budget, trials, …); its Sizes
 	// are set from MinExp and MaxExp. A budget is shared by the directions.
 	Timing timing.Options
@@ -69,6 +74,9 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	co := o.Client
 	if co.Addr == "" && co.MountAddr != "" {
 		return runner.Result{}, errors.New("nfs sweep: a mount address needs the NFS address too (--host)")
+	}
+	if o.UDP && co.Addr == "" {
+		return runner.Result{}, errors.New("nfs sweep over UDP: not implemented for the embedded server (go-nfs serves TCP only); give --host and --mount of a server that serves NFSv3 over UDP, such as nfs-ganesha with Enable_UDP")
 	}
 	if err := probes.CheckPath("nfs", co.Addr, o.Path); err != nil {
 		return runner.Result{}, err
@@ -106,6 +114,7 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 		"mount": co.MountAddr, "export": co.Export,
 		"rsize": strconv.FormatInt(int64(co.RSize), 10), "wsize": strconv.FormatInt(int64(co.WSize), 10),
 		"reserved-port": strconv.FormatBool(co.ReservedPort), "rwsizes": joinSizes(o.RWSizes),
+		"transport": map[bool]string{false: "tcp", true: "udp"}[o.UDP],
 	})
 	return runner.Run(ctx, runner.Config{
 		Probe:   "nfs",
@@ -117,6 +126,13 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 			opts.Addr = target
 			if sz := plan[i].size; sz != 0 {
 				opts.RSize, opts.WSize = sz, sz
+			}
+			if o.UDP {
+				c, err := DialUDP(ctx, opts)
+				if err != nil {
+					return nil, err
+				}
+				return udpOwnedProbe{NewUDPProbe(c, plan[i].dir)}, nil
 			}
 			c, err := Dial(ctx, opts)
 			if err != nil {
@@ -149,6 +165,17 @@ func (p *ownedProbe) Info() map[string]string {
 			info["rsize_capped"] = "true: go-nfs returns at most " + strconv.Itoa(gonfs.MaxRead) + " bytes per READ"
 		}
 	}
+	return info
+}
+
+// udpOwnedProbe is a UDPProbe that owns its client.
+type udpOwnedProbe struct{ *UDPProbe }
+
+func (p udpOwnedProbe) Close() error { return p.c.Close() }
+
+func (p udpOwnedProbe) Info() map[string]string {
+	info := p.c.Info()
+	info["direction"] = string(p.dir)
 	return info
 }
 

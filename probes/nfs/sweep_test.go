@@ -45,6 +45,8 @@ func TestSweepRefusesNonsense(t *testing.T) {
 		{Client: ClientOptions{MountAddr: "127.0.0.1:1"}},
 		{MaxExp: 31},
 		{MinExp: 5, MaxExp: 2},
+		{UDP: true},
+		{RWSizes: []timing.Bytes{100}},
 	} {
 		if _, err := Sweep(ctx, o); err == nil {
 			t.Errorf("%+v: no error", o)
