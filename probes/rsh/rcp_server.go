@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -326,11 +327,22 @@ func (s *rootFileSink) Abort() {
 }
 
 // currentUmask is the process's umask, which rcp applies to the modes it
-// receives (it creates files with open(2) and that mode).
+// receives (it creates files with open(2) and that mode). It reads it from
+// /proc: umask(2) can only be read by setting it, which would race with
+// every other goroutine creating files. Without /proc it assumes 022.
 func currentUmask() fs.FileMode {
-	m := syscall.Umask(0)
-	syscall.Umask(m)
-	return fs.FileMode(m)
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0o022
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return fs.FileMode(m) & fs.ModePerm
+			}
+		}
+	}
+	return 0o022
 }
 
 // source sends the files the command names (rcp -f).

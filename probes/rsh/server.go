@@ -86,7 +86,8 @@ type Stats struct {
 	// Accepted connections, Completed copies, Refused requests (status 1)
 	// and Failed copies (dropped or sink errors).
 	Accepted, Completed, Refused, Failed int64
-	// Bytes received into sinks by completed copies.
+	// Bytes moved by completed copies: received into sinks, or sent by
+	// rcp -f.
 	Bytes timing.Bytes
 }
 
