@@ -270,6 +270,21 @@ func netkitRcpToOurs(dir string) error {
 			return fmt.Errorf("rcp -p: %s has mtime %v (%v), want %v", p, st.ModTime(), err, mtime)
 		}
 	}
+	// Two sources into a directory: netkit sends rcp -d -t.
+	if err := os.Mkdir(filepath.Join(spool, "multi"), 0o755); err != nil {
+		return err
+	}
+	if out, err := runClient("netkit-rcp", in, filepath.Join(dir, "kept.bin"), "127.0.0.1:/multi"); err != nil {
+		return fmt.Errorf("rcp of two files into a directory: %v: %s", err, out)
+	}
+	for _, name := range []string{"in", "kept.bin"} {
+		if err := same("rcp -d", filepath.Join(spool, "multi", name)); err != nil {
+			return err
+		}
+	}
+	if out, err := runClient("netkit-rcp", in, in, "127.0.0.1:/up.bin"); err == nil {
+		return fmt.Errorf("rcp of two files onto a plain file succeeded: %s", out)
+	}
 	// A directory tree with -r, both ways.
 	tree := filepath.Join(dir, "tree")
 	if err := os.MkdirAll(filepath.Join(tree, "sub"), 0o755); err != nil {
@@ -287,10 +302,21 @@ func netkitRcpToOurs(dir string) error {
 	if got, err := os.ReadFile(filepath.Join(dir, "treeback", "sub", "leaf")); err != nil || !bytes.Equal(got, data[:1000]) {
 		return fmt.Errorf("rcp -r round trip: leaf has %d bytes (%v), want 1000 identical", len(got), err)
 	}
-	ours, err := runClient("netkit-rcp", "127.0.0.1:/nonexistent", filepath.Join(dir, "x"))
-	if err == nil {
-		return fmt.Errorf("rcp of a missing file from our server succeeded: %q", ours)
+	// Failures whose text must be the real rcp's: a missing file, and a
+	// target in a missing directory.
+	failing := [][]string{
+		{"netkit-rcp", "127.0.0.1:/nonexistent", filepath.Join(dir, "x")},
+		{"netkit-rcp", in, "127.0.0.1:/nonexistent/x"},
 	}
+	var oursAll []string
+	for _, argv := range failing {
+		out, err := runClient(argv...)
+		if err == nil {
+			return fmt.Errorf("%q against our server succeeded: %q", argv, out)
+		}
+		oursAll = append(oursAll, out)
+	}
+	ours := oursAll[0]
 	if err := s.Close(); err != nil {
 		return err
 	}
@@ -309,13 +335,15 @@ func netkitRcpToOurs(dir string) error {
 	}
 	defer l.Close()
 	go launchInRshd(l.(*net.TCPListener))
-	real, err := runClient("netkit-rcp", "127.0.0.1:/nonexistent", filepath.Join(dir, "x"))
-	if err == nil {
-		return fmt.Errorf("rcp of a missing file from in.rshd succeeded: %q", real)
+	for i, argv := range failing {
+		real, err := runClient(argv...)
+		if err == nil {
+			return fmt.Errorf("%q against in.rshd succeeded: %q", argv, real)
+		}
+		if real != oursAll[i] {
+			return fmt.Errorf("%q: our server gives %q, the real rcp under in.rshd %q", argv, oursAll[i], real)
+		}
+		fmt.Printf("%q: same text as the real rcp under in.rshd: %q\n", argv[1:], real)
 	}
-	if real != ours {
-		return fmt.Errorf("missing file: our server gives %q, the real rcp under in.rshd %q", ours, real)
-	}
-	fmt.Printf("missing file: same text as the real rcp under in.rshd: %q\n", real)
 	return nil
 }
