@@ -93,3 +93,26 @@ func TestSweepRcpNull(t *testing.T) {
 		t.Fatalf("info %v, %d points", ser.Info, len(ser.Points))
 	}
 }
+
+func TestSweepCommands(t *testing.T) {
+	for _, tc := range []struct {
+		o    SweepOptions
+		want string
+	}{
+		{SweepOptions{Sink: SinkNameNull}, "cat > /dev/null"},
+		{SweepOptions{Sink: SinkNameDisk, SinkDir: "/dev/shm"}, "(cd /usr; cat > file.3)"}, // embedded: the spool is made in SinkDir
+		{SweepOptions{Sink: SinkNameDisk, Host: "h:514", SinkDir: "/var/tmp"}, "(cd /var/tmp; cat > file.3)"},
+		{SweepOptions{Sink: SinkNameDisk, Host: "h:514"}, "(cd /usr; cat > file.3)"},
+		{SweepOptions{Sink: SinkNameNull, Rcp: true}, "rcp -t /dev/null"},
+		{SweepOptions{Sink: SinkNameDisk, Rcp: true}, "rcp -t file.3"},
+		{SweepOptions{Sink: SinkNameDisk, Rcp: true, Host: "h:514", SinkDir: "/var/tmp"}, "rcp -t /var/tmp/file.3"},
+	} {
+		got := tc.o.command("file.3")
+		if got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.o, got, tc.want)
+		}
+		if _, err := ParseCommand(got); err != nil {
+			t.Errorf("our server refuses our own command %q: %v", got, err)
+		}
+	}
+}
