@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,4 +57,42 @@ func TestReservedPorts(t *testing.T) {
 	if _, err := DialReserved(ctx, lo, "127.0.0.1:1", 5, 2); err == nil {
 		t.Fatal("an empty range was accepted")
 	}
+}
+
+func TestFSType(t *testing.T) {
+	// /proc is procfs, unknown to FSType: its magic number in hex.
+	if got, err := FSType("/proc"); err != nil || got != "0x9fa0" {
+		t.Errorf("FSType(/proc) = %q, %v; want 0x9fa0", got, err)
+	}
+	if _, err := FSType("/no/such/dir"); err == nil {
+		t.Error("FSType of a missing directory: no error")
+	}
+	// Every mount of a type FSType knows must be named as the kernel's
+	// mount table names it.
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := map[string]bool{}
+	for _, line := range strings.Split(string(mounts), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || checked[f[2]] || !slices.Contains([]string{"tmpfs", "ext4", "xfs", "btrfs", "overlay"}, f[2]) {
+			continue
+		}
+		got, err := FSType(f[1])
+		if err != nil {
+			continue // a mount we may not stat
+		}
+		if got != f[2] {
+			t.Errorf("FSType(%s) = %q; the mount table says %q", f[1], got, f[2])
+		}
+		if InMemory(got) != (f[2] == "tmpfs") {
+			t.Errorf("InMemory(%q) = %v", got, InMemory(got))
+		}
+		checked[f[2]] = true
+	}
+	if len(checked) == 0 {
+		t.Skip("skipped: no tmpfs, ext4, xfs, btrfs or overlay mount to check against")
+	}
+	t.Logf("checked against the mount table: %v", checked)
 }

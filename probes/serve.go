@@ -151,8 +151,15 @@ func StartServer[S Server](start func(context.Context) (S, error)) paths.StartSe
 // directory named after pattern (as os.MkdirTemp) that is removed when the
 // server closes.
 func StartSpooling[S Server](dir string, temp bool, pattern string, start func(ctx context.Context, spoolDir string) (S, error)) paths.StartServer {
+	return StartSpoolingIn("", dir, temp, pattern, start)
+}
+
+// StartSpoolingIn is StartSpooling with the temporary directory made
+// inside parent ("" for os.TempDir()): a tmpfs or a real disk, as the
+// caller chooses.
+func StartSpoolingIn[S Server](parent, dir string, temp bool, pattern string, start func(ctx context.Context, spoolDir string) (S, error)) paths.StartServer {
 	return func(ctx context.Context) (string, func() error, error) {
-		d, remove, err := spoolDir(dir, temp, pattern)
+		d, remove, err := spoolDir(parent, dir, temp, pattern)
 		if err != nil {
 			return "", nil, fmt.Errorf("spool directory: %w", err)
 		}
@@ -172,13 +179,13 @@ func StartSpooling[S Server](dir string, temp bool, pattern string, start func(c
 }
 
 // spoolDir returns dir, or, when dir is empty and temp is set, a new
-// temporary directory named after pattern. remove deletes the directory
+// temporary directory in parent named after pattern. remove deletes the directory
 // spoolDir made, and does nothing otherwise.
-func spoolDir(dir string, temp bool, pattern string) (_ string, remove func() error, _ error) {
+func spoolDir(parent, dir string, temp bool, pattern string) (_ string, remove func() error, _ error) {
 	if dir != "" || !temp {
 		return dir, func() error { return nil }, nil
 	}
-	d, err := os.MkdirTemp("", pattern)
+	d, err := os.MkdirTemp(parent, pattern)
 	if err != nil {
 		return "", nil, err
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/probes/rsh"
 )
 
@@ -14,16 +15,20 @@ func newServeRshCmd() *cobra.Command {
 	var null string
 	c := &cobra.Command{
 		Use:   "rsh",
-		Short: "Serve rsh copies (cat > /dev/null, cat > NAME into a spool directory); never runs a shell",
+		Short: "Serve rsh and rcp copies (cat > /dev/null, cat > NAME, rcp -t/-f in a spool directory); never runs a shell",
 		Long: `Serve the rcmd protocol (BSD rshd) for bulk-copy probes. It accepts only
 "cat > /dev/null", "cat > NAME" and the seed's "(cd DIR; cat > NAME)", the last
-two into --spool (DIR is mapped onto it), and refuses anything else with rshd's
+two into --spool (DIR is mapped onto it), and rcp's remote side, "rcp -t PATH"
+and "rcp -f PATH" (with -p, -r and -d), so that netkit rcp copies both ways:
+PATH is resolved inside --spool, which stands for / and the home directory
+("rcp -t /dev/null" needs no spool). Anything else is refused with rshd's
 error byte and a message. A file appears under its name only when its copy
 ended cleanly. Like BSD rshd it wants clients on reserved ports (512-1023) and
 connects back to the stderr port from one; --allow-unreserved lifts that.
 
 Example:
-  lvsperf serve rsh --listen 127.0.0.1:514 --spool /var/tmp/rsh --fsync`,
+  lvsperf serve rsh --listen 127.0.0.1:514 --spool /var/tmp/rsh --fsync
+  rcp file.20 127.0.0.1:/file.20 && rcp 127.0.0.1:file.20 back.20`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Null = rsh.NullMode(null)
@@ -34,6 +39,13 @@ Example:
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving rsh copies on %s; interrupt to stop\n", s.Addr())
+			if o.SpoolDir != "" {
+				fs, err := probes.FSType(o.SpoolDir)
+				if err != nil {
+					fs = err.Error()
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "spool %s on %s, fsync %v\n", o.SpoolDir, fs, o.Fsync)
+			}
 			<-ctx.Done()
 			err = s.Close()
 			st := s.Stats()

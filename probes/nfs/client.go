@@ -242,9 +242,19 @@ func (c *Client) Info() map[string]string {
 		"server_rtmax":   strconv.FormatUint(uint64(c.info.RTMax), 10),
 		"server_wtmax":   strconv.FormatUint(uint64(c.info.WTMax), 10),
 		"server_wtpref":  strconv.FormatUint(uint64(c.info.WTPref), 10),
+		"rsize_capped":   capped(c.opts.RSize, c.rsize, "FSINFO rtmax", c.info.RTMax),
+		"wsize_capped":   capped(c.opts.WSize, c.wsize, "FSINFO wtpref/wtmax", min(c.info.WTPref, c.info.WTMax)),
 		"write_stable":   "FILE_SYNC",
 		"copy_semantics": "cp: LOOKUP, READ×⌈n/rsize⌉ | LOOKUP, SETATTR size 0 (or CREATE), LOOKUP, WRITE×⌈n/wsize⌉, COMMIT",
 	}
+}
+
+// capped says whether the server's FSINFO cut the size asked for.
+func capped(asked timing.Bytes, effective int, what string, limit uint32) string {
+	if int64(effective) < int64(asked) {
+		return fmt.Sprintf("true: the server's %s of %d cuts %d to %d", what, limit, asked, effective)
+	}
+	return "false"
 }
 
 // RSize and WSize return the READ and WRITE payloads in effect.

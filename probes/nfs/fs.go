@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-billy/v5"
+
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 // ErrPathEscape is returned for a name that tries to leave the export with
@@ -20,6 +23,72 @@ var ErrPathEscape = fmt.Errorf("name leaves the export: %w", os.ErrPermission)
 // through Truncate and are applied.
 type exportFS struct {
 	billy.Filesystem
+	// calls counts the READ and WRITE payloads served (nil counts nothing).
+	calls *callCounts
+}
+
+// callCounts counts what go-nfs asked of the files: one ReadAt per READ
+// and one Write per WRITE (go-nfs v0.0.4 opens the file for each call).
+type callCounts struct {
+	reads, readBytes, maxRead    atomic.Int64
+	writes, writeBytes, maxWrite atomic.Int64
+}
+
+// Payloads are the READ and WRITE calls a server served, and their largest
+// payloads: what rsize and wsize came to on the wire.
+type Payloads struct {
+	Reads, Writes         int64
+	ReadBytes, WriteBytes timing.Bytes
+	MaxRead, MaxWrite     timing.Bytes
+}
+
+func (c *callCounts) snapshot() Payloads {
+	if c == nil {
+		return Payloads{}
+	}
+	return Payloads{
+		Reads: c.reads.Load(), Writes: c.writes.Load(),
+		ReadBytes: timing.Bytes(c.readBytes.Load()), WriteBytes: timing.Bytes(c.writeBytes.Load()),
+		MaxRead: timing.Bytes(c.maxRead.Load()), MaxWrite: timing.Bytes(c.maxWrite.Load()),
+	}
+}
+
+func storeMax(v *atomic.Int64, n int64) {
+	for {
+		old := v.Load()
+		if n <= old || v.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// countedFile counts the payloads of a file's ReadAt and Write calls.
+type countedFile struct {
+	billy.File
+	c *callCounts
+}
+
+func (f countedFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(p, off)
+	f.c.reads.Add(1)
+	f.c.readBytes.Add(int64(n))
+	storeMax(&f.c.maxRead, int64(n))
+	return n, err
+}
+
+func (f countedFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	f.c.writes.Add(1)
+	f.c.writeBytes.Add(int64(n))
+	storeMax(&f.c.maxWrite, int64(n))
+	return n, err
+}
+
+func (f exportFS) counted(file billy.File, err error) (billy.File, error) {
+	if err != nil || f.calls == nil {
+		return file, err
+	}
+	return countedFile{File: file, c: f.calls}, nil
 }
 
 func checkName(name string) error {
@@ -35,21 +104,21 @@ func (f exportFS) Create(name string) (billy.File, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	return f.Filesystem.Create(name)
+	return f.counted(f.Filesystem.Create(name))
 }
 
 func (f exportFS) Open(name string) (billy.File, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	return f.Filesystem.Open(name)
+	return f.counted(f.Filesystem.Open(name))
 }
 
 func (f exportFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	return f.Filesystem.OpenFile(name, flag, perm)
+	return f.counted(f.Filesystem.OpenFile(name, flag, perm))
 }
 
 func (f exportFS) Stat(name string) (os.FileInfo, error) {

@@ -3,6 +3,7 @@ package nfs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -196,6 +197,9 @@ func oursToGanesha(dir string) error {
 	if st, err := os.Stat(filepath.Join(export, "up.bin")); err != nil || st.Size() != 5 {
 		return fmt.Errorf("after writing 5 bytes over %d: %v, %v", n, st, err)
 	}
+	if err := udpToGanesha(ctx, export); err != nil {
+		return fmt.Errorf("over UDP: %w", err)
+	}
 	// A short sweep, for the latency and max_rate of a real server.
 	sizes, _ := timing.PowersOfTwo(0, 20)
 	for _, d := range []Direction{Read, Write} {
@@ -207,6 +211,78 @@ func oursToGanesha(dir string) error {
 			fmt.Printf("ganesha %s: %d sizes, latency %v, max_rate %v\n", d, len(ser.Points), ser.Fit.Latency, ser.Fit.MaxRate)
 		}
 	}
+	return nil
+}
+
+// udpToGanesha copies both ways with our NFSv3-over-UDP client, checks
+// the bytes, and reads with each rsize of a small sweep.
+func udpToGanesha(ctx context.Context, export string) error {
+	c, err := DialUDP(ctx, ClientOptions{Addr: "127.0.0.1:2049", MountAddr: "127.0.0.1:20048", Export: "/export", RSize: 1 << 20, WSize: 1 << 20, Verify: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	info := c.Info()
+	fmt.Printf("ganesha over UDP: rsize %v wsize %v (asked 1MiB; capped: %s / %s)\n", c.RSize(), c.WSize(), info["rsize_capped"], info["wsize_capped"])
+	if c.RSize() != MaxUDPXfer || c.WSize() != MaxUDPXfer {
+		return fmt.Errorf("rsize %v wsize %v: want both capped at %v", c.RSize(), c.WSize(), MaxUDPXfer)
+	}
+	const n = 1<<20 + 13
+	if _, err := c.Write(ctx, "udp.bin", n); err != nil {
+		return err
+	}
+	got, err := os.ReadFile(filepath.Join(export, "udp.bin"))
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, probetest.FileBytes(n)) {
+		return fmt.Errorf("ganesha holds %d bytes after our UDP write of %d, not byte-identical", len(got), n)
+	}
+	if _, err := c.Read(ctx, "udp.bin", n); err != nil {
+		return err
+	}
+	// Overwrite shorter: SETATTR size 0 first, as cp.
+	if _, err := c.Write(ctx, "udp.bin", 3); err != nil {
+		return err
+	}
+	if st, err := os.Stat(filepath.Join(export, "udp.bin")); err != nil || st.Size() != 3 {
+		return fmt.Errorf("after a UDP write of 3 bytes over %d: %v, %v", n, st, err)
+	}
+	if _, err := c.Read(ctx, "missing", 1); !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("UDP read of a missing file: %v; want NFS3ERR_NOENT", err)
+	}
+	for _, sz := range []timing.Bytes{1 << 10, 4 << 10, 16 << 10, 32 << 10} {
+		uc, err := DialUDP(ctx, ClientOptions{Addr: "127.0.0.1:2049", MountAddr: "127.0.0.1:20048", Export: "/export", RSize: sz, WSize: sz})
+		if err != nil {
+			return err
+		}
+		ser, err := timing.Sweep(ctx, NewUDPProbe(uc, Read), timing.Options{Sizes: []timing.Bytes{1 << 16, 1 << 20}, Budget: time.Second}, nil)
+		uc.Close()
+		if err != nil {
+			return fmt.Errorf("UDP sweep with rsize %v: %w", sz, err)
+		}
+		last := ser.Points[len(ser.Points)-1]
+		fmt.Printf("ganesha over UDP, rsize %6v: 1MiB read in %v (%v), %d resent\n", sz, last.Min, last.Rate(), uc.Retransmissions())
+	}
+	// The probe's own sweep over UDP, both ways, one size past the UDP cap.
+	res, err := Sweep(ctx, SweepOptions{
+		UDP: true, Client: ClientOptions{Addr: "127.0.0.1:2049", MountAddr: "127.0.0.1:20048", Export: "/export"},
+		MinExp: 10, MaxExp: 16, RWSizes: []timing.Bytes{4 << 10, 64 << 10}, Timing: timing.Options{Budget: 2 * time.Second},
+	})
+	if err != nil {
+		return fmt.Errorf("sweep over UDP: %w", err)
+	}
+	if len(res.Run.Series) != 4 || res.Run.Options["transport"] != "udp" {
+		return fmt.Errorf("sweep over UDP: %d series, options %v; want 4 over udp", len(res.Run.Series), res.Run.Options)
+	}
+	for _, ser := range res.Run.Series {
+		key := map[string]string{"read": "rsize", "write": "wsize"}[ser.Info["direction"]]
+		capped := strings.HasPrefix(ser.Info[key+"_capped"], "true")
+		if ser.Info["transport"] != "udp" || len(ser.Points) == 0 || capped != strings.HasSuffix(ser.Label, "64KiB") {
+			return fmt.Errorf("sweep over UDP: series %q: %d points, info %v", ser.Label, len(ser.Points), ser.Info)
+		}
+	}
+	fmt.Printf("sweep over UDP: %d series, 64KiB capped to %s\n", len(res.Run.Series), res.Run.Series[1].Info["rsize"])
 	return nil
 }
 

@@ -32,3 +32,19 @@ func NewProbe(c *Client, d Direction) *Probe {
 	}
 	return &Probe{Copier: probes.NewCopier(d == Read, c.Ensure, transfer), c: c, dir: d}
 }
+
+// UDPProbe is Probe over UDPClient.
+type UDPProbe struct {
+	*probes.Copier
+	c   *UDPClient
+	dir Direction
+}
+
+// NewUDPProbe returns a probe copying in direction d over c.
+func NewUDPProbe(c *UDPClient, d Direction) *UDPProbe {
+	transfer := c.Write
+	if d == Read {
+		transfer = c.Read
+	}
+	return &UDPProbe{Copier: probes.NewCopier(d == Read, c.Ensure, transfer), c: c, dir: d}
+}

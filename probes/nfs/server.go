@@ -86,6 +86,7 @@ type Server struct {
 	ln      *guardedListener
 	served  chan error
 	cancel  context.CancelFunc
+	calls   *callCounts
 }
 
 // NewServer starts an NFS server exporting opts.Dir as "/".
@@ -118,7 +119,8 @@ func NewServer(ctx context.Context, opts ServerOptions) (_ *Server, err error) {
 		return nil, fmt.Errorf("nfs server: listen on %s: %w", o.Listen, err)
 	}
 	s.ln = &guardedListener{Listener: ln, idle: o.IdleTimeout, maxRecord: int64(o.MaxRecord), conns: map[*guardedConn]struct{}{}}
-	fs := exportFS{osfs.New(s.dir, osfs.WithBoundOS())}
+	s.calls = &callCounts{}
+	fs := exportFS{Filesystem: osfs.New(s.dir, osfs.WithBoundOS()), calls: s.calls}
 	handler := nfshelper.NewCachingHandler(nfshelper.NewNullAuthHandler(fs), o.HandleCache)
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
@@ -139,6 +141,10 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Dir is the exported directory.
 func (s *Server) Dir() string { return s.dir }
+
+// Payloads returns the READ and WRITE calls served so far and their
+// largest payloads.
+func (s *Server) Payloads() Payloads { return s.calls.snapshot() }
 
 // Clients returns how many client connections are open.
 func (s *Server) Clients() int { return s.ln.open() }

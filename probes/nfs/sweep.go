@@ -7,6 +7,9 @@ import (
 	"io"
 	"maps"
 	"strconv"
+	"strings"
+
+	gonfs "github.com/willscott/go-nfs"
 
 	"github.com/lvsperf/lvsperf/paths"
 	"github.com/lvsperf/lvsperf/probes"
@@ -29,6 +32,17 @@ type SweepOptions struct {
 	MinExp, MaxExp int
 	// Dirs are the directions to sweep, in order. Default read then write.
 	Dirs []Direction
+	// RWSizes, when set, sweeps the transfer size: one series per
+	// direction and size, reads with that rsize and writes with that
+	// wsize (Client.RSize and WSize are then ignored). DefaultRWSizes is
+	// the seed's range. Each series records the size asked, the size in
+	// effect after the server's FSINFO, and whether the server capped it.
+	RWSizes []timing.Bytes
+	// UDP sends NFS and MOUNT over UDP with UDPClient. The embedded server
+	// (go-nfs) serves TCP only, so UDP needs Client.Addr and MountAddr of a
+	// server that serves it (nfs-ganesha with Enable_UDP). rsize and wsize
+	// are capped at MaxUDPXfer.
+	UDP bool
 	// Timing is the timing core's options (budget, trials, …); its Sizes
 	// are set from MinExp and MaxExp. A budget is shared by the directions.
 	Timing timing.Options
@@ -61,15 +75,37 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	if co.Addr == "" && co.MountAddr != "" {
 		return runner.Result{}, errors.New("nfs sweep: a mount address needs the NFS address too (--host)")
 	}
+	if o.UDP && co.Addr == "" {
+		return runner.Result{}, errors.New("nfs sweep over UDP: not implemented for the embedded server (go-nfs serves TCP only); give --host and --mount of a server that serves NFSv3 over UDP, such as nfs-ganesha with Enable_UDP")
+	}
 	if err := probes.CheckPath("nfs", co.Addr, o.Path); err != nil {
 		return runner.Result{}, err
 	}
 	if _, err := o.Server.Normalize(); err != nil {
 		return runner.Result{}, err
 	}
+	type leg struct {
+		dir  Direction
+		size timing.Bytes // 0: the client's own rsize and wsize
+	}
+	var plan []leg
 	var legs []runner.Leg
 	for _, d := range o.Dirs {
-		legs = append(legs, runner.Leg{Label: "nfs " + string(d), Target: co.Addr, Spec: o.Path, Start: StartServer(o.Server)})
+		sizes := o.RWSizes
+		if len(sizes) == 0 {
+			sizes = []timing.Bytes{0}
+		}
+		for _, sz := range sizes {
+			label := "nfs " + string(d)
+			if sz != 0 {
+				if sz < 512 || sz > MaxXfer {
+					return runner.Result{}, fmt.Errorf("nfs sweep: transfer size %v: want 512B to %v", sz, MaxXfer)
+				}
+				label += " " + map[Direction]string{Read: "rsize", Write: "wsize"}[d] + " " + sz.String()
+			}
+			plan = append(plan, leg{d, sz})
+			legs = append(legs, runner.Leg{Label: label, Target: co.Addr, Spec: o.Path, Start: StartServer(o.Server)})
+		}
 	}
 	topts := o.Timing
 	topts.Sizes = sizes
@@ -77,21 +113,32 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	maps.Copy(opts, map[string]string{
 		"mount": co.MountAddr, "export": co.Export,
 		"rsize": strconv.FormatInt(int64(co.RSize), 10), "wsize": strconv.FormatInt(int64(co.WSize), 10),
-		"reserved-port": strconv.FormatBool(co.ReservedPort),
+		"reserved-port": strconv.FormatBool(co.ReservedPort), "rwsizes": joinSizes(o.RWSizes),
+		"transport": map[bool]string{false: "tcp", true: "udp"}[o.UDP],
 	})
 	return runner.Run(ctx, runner.Config{
 		Probe:   "nfs",
 		Options: opts,
 		Timing:  topts,
 		Legs:    legs,
-		Dial: probes.InOrder("nfs", len(o.Dirs), func(ctx context.Context, target string, i int) (runner.Probe, error) {
+		Dial: probes.InOrder("nfs", len(plan), func(ctx context.Context, target string, i int) (runner.Probe, error) {
 			opts := co
 			opts.Addr = target
+			if sz := plan[i].size; sz != 0 {
+				opts.RSize, opts.WSize = sz, sz
+			}
+			if o.UDP {
+				c, err := DialUDP(ctx, opts)
+				if err != nil {
+					return nil, err
+				}
+				return udpOwnedProbe{NewUDPProbe(c, plan[i].dir)}, nil
+			}
 			c, err := Dial(ctx, opts)
 			if err != nil {
 				return nil, err
 			}
-			return &ownedProbe{Probe: NewProbe(c, o.Dirs[i]), embedded: co.Addr == ""}, nil
+			return &ownedProbe{Probe: NewProbe(c, plan[i].dir), embedded: co.Addr == ""}, nil
 		}),
 		OutDir:   o.OutDir,
 		Name:     o.Name,
@@ -112,6 +159,36 @@ func (p *ownedProbe) Info() map[string]string {
 	info["direction"] = string(p.dir)
 	if p.embedded {
 		info["server"] = "embedded go-nfs v0.0.4 over an osfs directory (RPC reply codes fixed)"
+		// go-nfs announces rtmax 1 GiB but cuts every READ at its MaxRead.
+		info["server_read_cap"] = strconv.Itoa(gonfs.MaxRead) + " (go-nfs MaxRead, not announced in FSINFO)"
+		if p.c.RSize() > gonfs.MaxRead {
+			info["rsize_capped"] = "true: go-nfs returns at most " + strconv.Itoa(gonfs.MaxRead) + " bytes per READ"
+		}
 	}
 	return info
+}
+
+// udpOwnedProbe is a UDPProbe that owns its client.
+type udpOwnedProbe struct{ *UDPProbe }
+
+func (p udpOwnedProbe) Close() error { return p.c.Close() }
+
+func (p udpOwnedProbe) Info() map[string]string {
+	info := p.c.Info()
+	info["direction"] = string(p.dir)
+	return info
+}
+
+// DefaultRWSizes returns the transfer sizes of an rsize/wsize sweep: 1 KiB
+// to 1 MiB in steps of 4.
+func DefaultRWSizes() []timing.Bytes {
+	return []timing.Bytes{1 * timing.KiB, 4 * timing.KiB, 16 * timing.KiB, 64 * timing.KiB, 256 * timing.KiB, 1 * timing.MiB}
+}
+
+func joinSizes(s []timing.Bytes) string {
+	var parts []string
+	for _, b := range s {
+		parts = append(parts, strconv.FormatInt(int64(b), 10))
+	}
+	return strings.Join(parts, ",")
 }

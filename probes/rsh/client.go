@@ -100,48 +100,12 @@ func Exec(ctx context.Context, addr, command string, stdin io.Reader, opts Clien
 	if len(command) > maxCommandLen {
 		return res, fmt.Errorf("command of %d bytes: this client sends at most %d", len(command), maxCommandLen)
 	}
-	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
-	defer cancel()
-	c, err := dial(hctx, nil, addr, o.Ports)
+	sess, err := open(ctx, addr, command, o, stderrChannelMode(o.NoStderr))
 	if err != nil {
-		return res, fmt.Errorf("rsh %s: connect: %w", addr, err)
+		return res, err
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	c.SetDeadline(time.Now().Add(o.HandshakeTimeout))
-
-	br := bufio.NewReader(c)
-	var errc *net.TCPConn
-	if o.NoStderr {
-		if _, err := c.Write([]byte("0\x00")); err != nil {
-			return res, fmt.Errorf("rsh %s: send stderr port: %w", addr, err)
-		}
-	} else {
-		errc, err = stderrChannel(hctx, c, br, o.Ports)
-		if err != nil {
-			return res, fmt.Errorf("rsh %s: stderr channel: %w", addr, err)
-		}
-		defer errc.Close()
-		stop := context.AfterFunc(ctx, func() { errc.Close() })
-		defer stop()
-	}
-	req := o.LocalUser + "\x00" + o.RemoteUser + "\x00" + command + "\x00"
-	if _, err := io.WriteString(c, req); err != nil {
-		return res, fmt.Errorf("rsh %s: send request: %w", addr, err)
-	}
-	status, err := br.ReadByte()
-	if err != nil {
-		return res, fmt.Errorf("rsh %s: read status byte: %w (the server dropped the connection: is the source port reserved and the user allowed?)", addr, ctxErr(ctx, err))
-	}
-	if status != statusOK {
-		line, _ := readLine(br, maxMessageLen)
-		return res, fmt.Errorf("rsh %s: %w: %q", addr, ErrRefused, line)
-	}
-	c.SetDeadline(time.Time{})
-	if errc != nil {
-		errc.SetDeadline(time.Time{})
-	}
+	defer sess.close()
+	c, br, errc := sess.c, sess.br, sess.errc
 
 	type drained struct {
 		b   []byte
@@ -180,6 +144,98 @@ func Exec(ctx context.Context, addr, command string, stdin io.Reader, opts Clien
 		return res, fmt.Errorf("rsh %s: read stderr channel: %w", addr, ctxErr(ctx, eout.err))
 	}
 	return res, nil
+}
+
+// stderrMode says what a client sends as its stderr port.
+type stderrMode int
+
+const (
+	// stderrOpen opens the stderr channel, as rsh(1) does.
+	stderrOpen stderrMode = iota
+	// stderrZero sends "0": no channel.
+	stderrZero
+	// stderrEmpty sends "": no channel, as glibc rcmd() with a nil fd2p
+	// does for netkit rcp.
+	stderrEmpty
+)
+
+func stderrChannelMode(none bool) stderrMode {
+	if none {
+		return stderrZero
+	}
+	return stderrOpen
+}
+
+// session is an accepted rcmd request: the main connection (after the
+// status byte) and the stderr channel, if one was asked for.
+type session struct {
+	c     *net.TCPConn
+	br    *bufio.Reader
+	errc  *net.TCPConn
+	stops []func() bool
+}
+
+func (s *session) close() {
+	for _, stop := range s.stops {
+		stop()
+	}
+	if s.errc != nil {
+		s.errc.Close()
+	}
+	s.c.Close()
+}
+
+// open connects to the rshd at addr, sends command and reads the status
+// byte. Cancelling ctx closes the session's connections.
+func open(ctx context.Context, addr, command string, o ClientOptions, mode stderrMode) (_ *session, err error) {
+	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
+	defer cancel()
+	c, err := dial(hctx, nil, addr, o.Ports)
+	if err != nil {
+		return nil, fmt.Errorf("rsh %s: connect: %w", addr, err)
+	}
+	s := &session{c: c, br: bufio.NewReader(c)}
+	s.stops = append(s.stops, context.AfterFunc(ctx, func() { c.Close() }))
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	c.SetDeadline(time.Now().Add(o.HandshakeTimeout))
+	switch mode {
+	case stderrZero, stderrEmpty:
+		port := "0\x00"
+		if mode == stderrEmpty {
+			port = "\x00"
+		}
+		if _, err := io.WriteString(c, port); err != nil {
+			return nil, fmt.Errorf("rsh %s: send stderr port: %w", addr, err)
+		}
+	default:
+		errc, err := stderrChannel(hctx, c, s.br, o.Ports)
+		if err != nil {
+			return nil, fmt.Errorf("rsh %s: stderr channel: %w", addr, err)
+		}
+		s.errc = errc
+		s.stops = append(s.stops, context.AfterFunc(ctx, func() { errc.Close() }))
+	}
+	req := o.LocalUser + "\x00" + o.RemoteUser + "\x00" + command + "\x00"
+	if _, err := io.WriteString(c, req); err != nil {
+		return nil, fmt.Errorf("rsh %s: send request: %w", addr, err)
+	}
+	status, err := s.br.ReadByte()
+	if err != nil {
+		return nil, fmt.Errorf("rsh %s: read status byte: %w (the server dropped the connection: is the source port reserved and the user allowed?)", addr, ctxErr(ctx, err))
+	}
+	if status != statusOK {
+		line, _ := readLine(s.br, maxMessageLen)
+		return nil, fmt.Errorf("rsh %s: %w: %q", addr, ErrRefused, line)
+	}
+	c.SetDeadline(time.Time{})
+	if s.errc != nil {
+		s.errc.SetDeadline(time.Time{})
+	}
+	return s, nil
 }
 
 func ctxErr(ctx context.Context, err error) error {

@@ -23,6 +23,7 @@ func TestMain(m *testing.M) {
 	nsexec.Main(map[string]nsexec.Func{
 		"debian-clients-to-ours": debianClientsToOurs,
 		"ours-to-inrshd":         oursToInRshd,
+		"netkit-rcp-to-ours":     netkitRcpToOurs,
 	})
 	os.Exit(m.Run())
 }
@@ -41,6 +42,15 @@ func TestInteropDebianClients(t *testing.T) {
 func TestInteropInRshd(t *testing.T) {
 	nsexec.Require(t, "/usr/sbin/in.rshd")
 	nsexec.Run(t, "ours-to-inrshd", 20*time.Second)
+}
+
+// TestInteropNetkitRcp runs netkit rcp both ways against our server on
+// 127.0.0.1:514 of a private namespace (netkit rcp can only dial 514), and
+// compares its error text for a missing file with the real rcp's, run by
+// Debian's in.rshd.
+func TestInteropNetkitRcp(t *testing.T) {
+	nsexec.Require(t, "netkit-rcp", "/usr/sbin/in.rshd")
+	nsexec.Run(t, "netkit-rcp-to-ours", 30*time.Second)
 }
 
 func writePattern(path string, n timing.Bytes) ([]byte, error) {
@@ -194,5 +204,146 @@ func oursToInRshd(dir string) error {
 	}
 	fmt.Printf("in.rshd sweep 1B–%v: latency %v, max rate %v, %d points, stopped %q\n",
 		ser.Points[len(ser.Points)-1].Bytes, ser.Fit.Latency, ser.Fit.MaxRate, len(ser.Points), ser.Stopped)
+	return nil
+}
+
+// runClient runs a client binary with a timeout and returns its combined
+// output.
+func runClient(argv ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%v: %w", err, ctx.Err())
+	}
+	return string(out), err
+}
+
+func netkitRcpToOurs(dir string) error {
+	spool := filepath.Join(dir, "spool")
+	if err := os.Mkdir(spool, 0o755); err != nil {
+		return err
+	}
+	s, err := NewServer(Options{Listen: DefaultAddr, SpoolDir: spool, Fsync: true, Logf: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	in := filepath.Join(dir, "in")
+	data, err := writePattern(in, 1<<20+3)
+	if err != nil {
+		return err
+	}
+	mtime := time.Unix(1577934245, 0)
+	if err := os.Chtimes(in, mtime, mtime); err != nil {
+		return err
+	}
+	same := func(what, path string) error {
+		got, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(got, data) {
+			return fmt.Errorf("%s: %s has %d bytes (%v), want %d identical bytes", what, path, len(got), err, len(data))
+		}
+		return nil
+	}
+	// Upload under a new name, into a directory (the spool's root, "/"),
+	// and with -p; download each back.
+	steps := []struct {
+		argv  []string
+		check string
+	}{
+		{[]string{"netkit-rcp", in, "127.0.0.1:/up.bin"}, filepath.Join(spool, "up.bin")},
+		{[]string{"netkit-rcp", in, "127.0.0.1:"}, filepath.Join(spool, "in")},
+		{[]string{"netkit-rcp", "-p", in, "127.0.0.1:kept.bin"}, filepath.Join(spool, "kept.bin")},
+		{[]string{"netkit-rcp", "127.0.0.1:/up.bin", filepath.Join(dir, "down.bin")}, filepath.Join(dir, "down.bin")},
+		{[]string{"netkit-rcp", "-p", "127.0.0.1:kept.bin", filepath.Join(dir, "kept.bin")}, filepath.Join(dir, "kept.bin")},
+	}
+	for _, st := range steps {
+		if out, err := runClient(st.argv...); err != nil {
+			return fmt.Errorf("%q: %v: %s", st.argv, err, out)
+		}
+		if err := same(strings.Join(st.argv, " "), st.check); err != nil {
+			return err
+		}
+	}
+	for _, p := range []string{filepath.Join(spool, "kept.bin"), filepath.Join(dir, "kept.bin")} {
+		if st, err := os.Stat(p); err != nil || !st.ModTime().Equal(mtime) {
+			return fmt.Errorf("rcp -p: %s has mtime %v (%v), want %v", p, st.ModTime(), err, mtime)
+		}
+	}
+	// Two sources into a directory: netkit sends rcp -d -t.
+	if err := os.Mkdir(filepath.Join(spool, "multi"), 0o755); err != nil {
+		return err
+	}
+	if out, err := runClient("netkit-rcp", in, filepath.Join(dir, "kept.bin"), "127.0.0.1:/multi"); err != nil {
+		return fmt.Errorf("rcp of two files into a directory: %v: %s", err, out)
+	}
+	for _, name := range []string{"in", "kept.bin"} {
+		if err := same("rcp -d", filepath.Join(spool, "multi", name)); err != nil {
+			return err
+		}
+	}
+	if out, err := runClient("netkit-rcp", in, in, "127.0.0.1:/up.bin"); err == nil {
+		return fmt.Errorf("rcp of two files onto a plain file succeeded: %s", out)
+	}
+	// A directory tree with -r, both ways.
+	tree := filepath.Join(dir, "tree")
+	if err := os.MkdirAll(filepath.Join(tree, "sub"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tree, "sub", "leaf"), data[:1000], 0o644); err != nil {
+		return err
+	}
+	if out, err := runClient("netkit-rcp", "-r", tree, "127.0.0.1:tree"); err != nil {
+		return fmt.Errorf("rcp -r up: %v: %s", err, out)
+	}
+	if out, err := runClient("netkit-rcp", "-r", "127.0.0.1:tree", filepath.Join(dir, "treeback")); err != nil {
+		return fmt.Errorf("rcp -r down: %v: %s", err, out)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "treeback", "sub", "leaf")); err != nil || !bytes.Equal(got, data[:1000]) {
+		return fmt.Errorf("rcp -r round trip: leaf has %d bytes (%v), want 1000 identical", len(got), err)
+	}
+	// Failures whose text must be the real rcp's: a missing file, and a
+	// target in a missing directory.
+	failing := [][]string{
+		{"netkit-rcp", "127.0.0.1:/nonexistent", filepath.Join(dir, "x")},
+		{"netkit-rcp", in, "127.0.0.1:/nonexistent/x"},
+	}
+	var oursAll []string
+	for _, argv := range failing {
+		out, err := runClient(argv...)
+		if err == nil {
+			return fmt.Errorf("%q against our server succeeded: %q", argv, out)
+		}
+		oursAll = append(oursAll, out)
+	}
+	ours := oursAll[0]
+	if err := s.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("netkit rcp against ours: 5 copies of %d bytes and an -r tree OK; missing file: %q\n", len(data), ours)
+
+	// The real rcp's text, from in.rshd running netkit rcp -f.
+	if err := nsexec.Overlay("/root", filepath.Join(dir, "root-overlay")); err != nil {
+		return err
+	}
+	if err := os.WriteFile("/root/.rhosts", []byte("localhost root\n127.0.0.1 root\n"), 0o600); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", DefaultAddr)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	go launchInRshd(l.(*net.TCPListener))
+	for i, argv := range failing {
+		real, err := runClient(argv...)
+		if err == nil {
+			return fmt.Errorf("%q against in.rshd succeeded: %q", argv, real)
+		}
+		if real != oursAll[i] {
+			return fmt.Errorf("%q: our server gives %q, the real rcp under in.rshd %q", argv, oursAll[i], real)
+		}
+		fmt.Printf("%q: same text as the real rcp under in.rshd: %q\n", argv[1:], real)
+	}
 	return nil
 }

@@ -59,9 +59,14 @@ func readRequest(r *bufio.Reader, stderrPort func(port int) error) (Request, err
 	if err != nil {
 		return req, err
 	}
-	port, err := strconv.Atoi(ps)
-	if err != nil || port < 0 || port > 65535 || (len(ps) > 1 && ps[0] == '0') {
-		return req, fmt.Errorf("%w: stderr port %q is not a decimal port number (0 for none)", ErrProtocol, ps)
+	// glibc rcmd() with no stderr channel (fd2p NULL, as netkit rcp calls
+	// it) sends an empty string, which BSD rshd's atoi reads as 0.
+	port := 0
+	if ps != "" {
+		port, err = strconv.Atoi(ps)
+		if err != nil || port < 0 || port > 65535 || (len(ps) > 1 && ps[0] == '0') {
+			return req, fmt.Errorf("%w: stderr port %q is not a decimal port number (0 or empty for none)", ErrProtocol, ps)
+		}
 	}
 	req.StderrPort = port
 	if err := stderrPort(port); err != nil {
@@ -93,6 +98,9 @@ const (
 	SinkNull SinkKind = iota + 1
 	// SinkFile is `cat > NAME` (or `(cd DIR; cat > NAME)`) into the spool directory.
 	SinkFile
+	// KindRcp is rcp's remote side, `rcp -t PATH` or `rcp -f PATH...`,
+	// with PATH inside the spool directory (or -t /dev/null).
+	KindRcp
 )
 
 // Command is a parsed copy command.
@@ -103,6 +111,8 @@ type Command struct {
 	// Dir is the directory the command named with cd, mapped onto the
 	// spool directory; recorded only.
 	Dir string
+	// Rcp is the rcp command for KindRcp.
+	Rcp *RcpCommand
 }
 
 var (
@@ -113,15 +123,22 @@ var (
 
 // ParseCommand accepts only the probe's sinks: `cat > /dev/null`,
 // `cat > NAME` and the seed's `(cd DIR; cat > NAME)`, optionally in
-// parentheses. NAME must be a plain file name (no `/`, no leading dot, no
+// parentheses, and rcp's remote side (RcpCommand). NAME must be a plain file name (no `/`, no leading dot, no
 // `..`); DIR must be a path without `..` components and is mapped onto the
 // spool directory. Anything else is refused with a message saying what is
 // accepted.
 func ParseCommand(s string) (Command, error) {
 	refuse := func(why string) (Command, error) {
-		return Command{}, fmt.Errorf("command %.80q refused: %s; this rshd runs only `cat > /dev/null`, `cat > NAME` and `(cd DIR; cat > NAME)`", s, why)
+		return Command{}, fmt.Errorf("command %.80q refused: %s; this rshd runs only `cat > /dev/null`, `cat > NAME`, `(cd DIR; cat > NAME)` and rcp's `rcp -t PATH` and `rcp -f PATH`", s, why)
 	}
 	t := strings.TrimSpace(s)
+	if words := strings.Fields(t); len(words) > 0 && words[0] == "rcp" {
+		rc, err := parseRcp(words[1:])
+		if err != nil {
+			return refuse(err.Error())
+		}
+		return Command{Kind: KindRcp, Rcp: rc}, nil
+	}
 	if strings.HasPrefix(t, "(") != strings.HasSuffix(t, ")") {
 		return refuse("unbalanced parentheses")
 	}

@@ -279,3 +279,30 @@ func TestProbeSweep(t *testing.T) {
 	}
 	t.Logf("rsh loopback: latency %v, max rate %v, %d points", ser.Fit.Latency, ser.Fit.MaxRate, len(ser.Points))
 }
+
+// TestEmptyStderrPort sends the empty stderr port glibc rcmd() sends for a
+// nil fd2p (netkit rcp does): BSD rshd reads it as 0, no stderr channel.
+func TestEmptyStderrPort(t *testing.T) {
+	s := startServer(t, Options{Null: NullMemory})
+	o, err := ClientOptions{}.normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := open(probetest.Context(t), s.Addr(), "cat > /dev/null", o, stderrEmpty)
+	if err != nil {
+		t.Fatalf("empty stderr port: %v; want it read as 0", err)
+	}
+	defer sess.close()
+	if sess.errc != nil {
+		t.Fatal("a stderr channel opened for an empty port")
+	}
+	sess.c.Write([]byte("data"))
+	sess.c.CloseWrite()
+	if rest, err := io.ReadAll(sess.br); err != nil || len(rest) != 0 {
+		t.Fatalf("after the copy: %q, %v; want a clean close", rest, err)
+	}
+	probetest.WaitFor(t, "the copy", func() bool { return s.Stats().Completed == 1 })
+	if st := s.Stats(); st.Bytes != 4 || st.Refused != 0 {
+		t.Fatalf("stats %+v: want 4 bytes, nothing refused", st)
+	}
+}

@@ -86,7 +86,8 @@ type Stats struct {
 	// Accepted connections, Completed copies, Refused requests (status 1)
 	// and Failed copies (dropped or sink errors).
 	Accepted, Completed, Refused, Failed int64
-	// Bytes received into sinks by completed copies.
+	// Bytes moved by completed copies: received into sinks, or sent by
+	// rcp -f.
 	Bytes timing.Bytes
 }
 
@@ -197,6 +198,10 @@ func (s *Server) handle(c *net.TCPConn) {
 		s.refuse(c, err)
 		return
 	}
+	if cmd.Kind == KindRcp {
+		s.handleRcp(c, br, req, cmd.Rcp)
+		return
+	}
 	sk, err := s.open(cmd)
 	if err != nil {
 		s.refuse(c, err)
@@ -231,6 +236,25 @@ func (s *Server) handle(c *net.TCPConn) {
 		}
 		w.SetWriteDeadline(time.Now().Add(time.Second))
 		fmt.Fprintf(w, "lvsperf-rshd: %v\n", err)
+		return
+	}
+	s.completed.Add(1)
+	s.bytes.Add(n)
+}
+
+// handleRcp runs rcp's remote side. rcp speaks its errors in its own
+// protocol, so after the status byte every failure goes to the client as
+// rcp's \1 message (sent by serveRcp) and here only to the log.
+func (s *Server) handleRcp(c *net.TCPConn, br *bufio.Reader, req Request, rc *RcpCommand) {
+	if _, err := c.Write([]byte{statusOK}); err != nil {
+		s.failed.Add(1)
+		return
+	}
+	c.SetDeadline(time.Time{})
+	n, err := s.serveRcp(c, br, rc)
+	if err != nil {
+		s.failed.Add(1)
+		s.logf("rshd: %v: %q from %s: %v", c.RemoteAddr(), req.Command, req.RemoteUser, err)
 		return
 	}
 	s.completed.Add(1)

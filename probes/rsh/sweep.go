@@ -1,12 +1,15 @@
 package rsh
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"maps"
 	"os"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lvsperf/lvsperf/paths"
@@ -41,6 +44,16 @@ type SweepOptions struct {
 	MinExp, MaxExp int
 	// Sink is null (default) or disk.
 	Sink Sink
+	// SinkDir says where the disk sink's files go. With embedded servers
+	// it is the directory their temporary spool is made in (default
+	// os.TempDir()): a tmpfs or a real disk, which the run records from
+	// statfs(2). Against Host it is the directory of the seed's command
+	// `(cd SinkDir; cat > file.N)` (default /usr), on the server's side.
+	SinkDir string
+	// Rcp copies with rcp's protocol (rcp -t /dev/null, rcp -t file.N) in
+	// place of cat: no stderr channel, a C line and acknowledgements. A
+	// real rcp refuses -t /dev/null ("can't truncate"); ours takes it.
+	Rcp bool
 	// Server configures embedded servers; with the disk sink each gets a
 	// temporary spool directory, removed when it stops.
 	Server Options
@@ -59,10 +72,16 @@ type SweepOptions struct {
 // the process cannot bind reserved ports it accepts unprivileged clients,
 // as it must to hear from a client of the same process.
 func StartServer(o Options, spool bool) paths.StartServer {
+	return StartServerIn("", o, spool)
+}
+
+// StartServerIn is StartServer with the temporary spool directory made
+// inside parent ("" for os.TempDir()).
+func StartServerIn(parent string, o Options, spool bool) paths.StartServer {
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:0"
 	}
-	return probes.StartSpooling(o.SpoolDir, spool, "lvsperf-rsh-spool-", func(_ context.Context, dir string) (*Server, error) {
+	return probes.StartSpoolingIn(parent, o.SpoolDir, spool, "lvsperf-rsh-spool-", func(_ context.Context, dir string) (*Server, error) {
 		o := o
 		if os.Geteuid() != 0 {
 			o.AllowUnreserved = true
@@ -110,9 +129,19 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	// back-connection goes from the realserver to the address it sees,
 	// which on loopback is the client's.
 	srv.AllowUnreserved = true
-	label := "rsh cat > /dev/null"
-	if o.Sink == SinkNameDisk {
-		label = "rsh (cd /usr; cat > file.N)"
+	fs := ""
+	if o.Sink == SinkNameDisk && o.Host == "" {
+		// Where the embedded servers' spools will be: the filesystem the
+		// copies land on.
+		parent := cmp.Or(o.SinkDir, os.TempDir())
+		if fs, err = probes.FSType(parent); err != nil {
+			return runner.Result{}, fmt.Errorf("rsh sweep: sink directory: %w", err)
+		}
+	}
+	label := "rsh " + o.command(probes.FileName(0))
+	label = strings.Replace(label, "file.0", "file.N", 1)
+	if fs != "" {
+		label += " on " + fs
 	}
 	topts := o.Timing
 	topts.Sizes = sizes
@@ -123,14 +152,19 @@ func Sweep(ctx context.Context, o SweepOptions) (runner.Result, error) {
 	maps.Copy(opts, map[string]string{
 		"sink": string(o.Sink), "null": string(o.Server.Null), "fsync": strconv.FormatBool(o.Server.Fsync),
 		"ports": string(copt.Ports), "no-stderr": strconv.FormatBool(copt.NoStderr), "user": copt.RemoteUser,
+		"sink-dir": o.SinkDir, "rcp": strconv.FormatBool(o.Rcp),
 	})
+	start := StartServerIn(o.SinkDir, srv, o.Sink == SinkNameDisk)
+	if o.Host != "" {
+		start = nil
+	}
 	return runner.Run(ctx, runner.Config{
 		Probe:   "rsh",
 		Options: opts,
 		Timing:  topts,
-		Legs:    []runner.Leg{{Label: label, Target: o.Host, Spec: o.Path, Start: StartServer(srv, o.Sink == SinkNameDisk)}},
+		Legs:    []runner.Leg{{Label: label, Target: o.Host, Spec: o.Path, Start: start}},
 		Dial: func(_ context.Context, target string) (runner.Probe, error) {
-			return newSweepProbe(target, o, copt), nil
+			return &sweepProbe{addr: target, o: o, client: copt, fs: fs}, nil
 		},
 		OutDir:   o.OutDir,
 		Name:     o.Name,
@@ -143,10 +177,29 @@ type sweepProbe struct {
 	addr   string
 	o      SweepOptions
 	client ClientOptions
+	// fs is the embedded servers' spool filesystem ("" for none or a
+	// remote server).
+	fs string
 }
 
-func newSweepProbe(addr string, o SweepOptions, c ClientOptions) *sweepProbe {
-	return &sweepProbe{addr: addr, o: o, client: c}
+// command is the remote command that copies into the file name (or,
+// for the null sink, into /dev/null).
+func (o SweepOptions) command(name string) string {
+	dir := "/usr"
+	if o.Host != "" && o.SinkDir != "" {
+		dir = o.SinkDir
+	}
+	switch {
+	case o.Rcp && o.Sink == SinkNameDisk && o.Host != "" && o.SinkDir != "":
+		return "rcp -t " + path.Join(dir, name)
+	case o.Rcp && o.Sink == SinkNameDisk:
+		return "rcp -t " + name
+	case o.Rcp:
+		return "rcp -t /dev/null"
+	case o.Sink == SinkNameDisk:
+		return "(cd " + dir + "; cat > " + name + ")"
+	}
+	return "cat > /dev/null"
 }
 
 // Command returns the remote command for a copy of n bytes to sink.
@@ -158,7 +211,15 @@ func (s Sink) Command(n timing.Bytes) string {
 }
 
 func (p *sweepProbe) Run(ctx context.Context, n timing.Bytes, each []time.Duration) (timing.Batch, error) {
-	pr := NewProbe(p.addr, ProbeOptions{Command: p.o.Sink.Command(n), Client: p.client})
+	if p.o.Rcp {
+		target := p.o.command(probes.NameFor(n))[len("rcp -t "):]
+		return timing.ProbeFunc(func(ctx context.Context, n timing.Bytes) (time.Duration, error) {
+			t0 := time.Now()
+			err := RcpSend(ctx, p.addr, target, probes.NewPattern(n), n, p.client)
+			return time.Since(t0), err
+		}).Run(ctx, n, each)
+	}
+	pr := NewProbe(p.addr, ProbeOptions{Command: p.o.command(probes.NameFor(n)), Client: p.client})
 	return pr.Run(ctx, n, each)
 }
 
@@ -166,9 +227,22 @@ func (p *sweepProbe) Close() error { return nil }
 
 func (p *sweepProbe) Info() map[string]string {
 	info := map[string]string{
-		"command": p.o.Sink.Command(1 << 20), "ports": string(p.client.Ports),
-		"stderr_channel": strconv.FormatBool(!p.client.NoStderr), "transfer": "connect, rcmd handshake, data, half-close, server closes both streams",
+		"command": p.o.command(probes.FileName(20)), "ports": string(p.client.Ports),
+		"stderr_channel": strconv.FormatBool(!p.client.NoStderr && !p.o.Rcp), "transfer": "connect, rcmd handshake, data, half-close, server closes both streams",
 		"payload": "in-memory pattern (no client disk reads)",
+	}
+	if p.o.Rcp {
+		info["transfer"] = "connect, rcmd handshake (empty stderr port), rcp's C line, data, acknowledgements, server closes"
+	}
+	if p.o.Sink == SinkNameDisk {
+		switch {
+		case p.fs != "":
+			info["sink_dir"] = cmp.Or(p.o.SinkDir, os.TempDir())
+			info["sink_fs"] = p.fs
+			info["sink_in_memory"] = strconv.FormatBool(probes.InMemory(p.fs))
+		default:
+			info["sink_fs"] = "unknown: the server's, not seen from the client"
+		}
 	}
 	if p.o.Host == "" {
 		null := p.o.Server.Null

@@ -2,11 +2,13 @@ package rsh
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lvsperf/lvsperf/paths"
+	"github.com/lvsperf/lvsperf/probes"
 	"github.com/lvsperf/lvsperf/probes/internal/probetest"
 	"github.com/lvsperf/lvsperf/runner"
 	"github.com/lvsperf/lvsperf/timing"
@@ -47,6 +49,70 @@ func TestSweepSavesRunDirectAndDirector(t *testing.T) {
 		}
 		if after := probetest.TempDirs(t, "lvsperf-rsh-spool-*"); after != before {
 			t.Errorf("temporary spool directories: %d before, %d after", before, after)
+		}
+	}
+}
+
+// TestSweepSinkDir sweeps the fsync'd disk sink into a chosen directory
+// with cat and with rcp, and checks the run records that directory's
+// filesystem.
+func TestSweepSinkDir(t *testing.T) {
+	parent := t.TempDir()
+	fs, err := probes.FSType(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, useRcp := range []bool{false, true} {
+		res, err := Sweep(probetest.Context(t), SweepOptions{MinExp: 0, MaxExp: 10, Sink: SinkNameDisk, SinkDir: parent, Rcp: useRcp,
+			Server: Options{Fsync: true}, Timing: timing.Options{Budget: time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ser := res.Run.Series[0]
+		if ser.Info["sink_fs"] != fs || ser.Info["sink_dir"] != parent || len(ser.Points) < 3 {
+			t.Fatalf("rcp=%v: info %v, %d points; want sink_fs %q in %s", useRcp, ser.Info, len(ser.Points), fs, parent)
+		}
+		if want := map[bool]string{false: "(cd /usr; cat > file.20)", true: "rcp -t file.20"}[useRcp]; ser.Info["command"] != want {
+			t.Errorf("command %q, want %q", ser.Info["command"], want)
+		}
+		if !strings.HasSuffix(ser.Label, " on "+fs) {
+			t.Errorf("label %q does not name the filesystem", ser.Label)
+		}
+		if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+			t.Fatalf("the sweep left %d entries in the sink directory", len(ents))
+		}
+	}
+}
+
+func TestSweepRcpNull(t *testing.T) {
+	res, err := Sweep(probetest.Context(t), SweepOptions{MinExp: 0, MaxExp: 10, Rcp: true, Timing: timing.Options{Budget: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ser := res.Run.Series[0]; ser.Info["command"] != "rcp -t /dev/null" || len(ser.Points) < 3 || ser.Info["sink_fs"] != "" {
+		t.Fatalf("info %v, %d points", ser.Info, len(ser.Points))
+	}
+}
+
+func TestSweepCommands(t *testing.T) {
+	for _, tc := range []struct {
+		o    SweepOptions
+		want string
+	}{
+		{SweepOptions{Sink: SinkNameNull}, "cat > /dev/null"},
+		{SweepOptions{Sink: SinkNameDisk, SinkDir: "/dev/shm"}, "(cd /usr; cat > file.3)"}, // embedded: the spool is made in SinkDir
+		{SweepOptions{Sink: SinkNameDisk, Host: "h:514", SinkDir: "/var/tmp"}, "(cd /var/tmp; cat > file.3)"},
+		{SweepOptions{Sink: SinkNameDisk, Host: "h:514"}, "(cd /usr; cat > file.3)"},
+		{SweepOptions{Sink: SinkNameNull, Rcp: true}, "rcp -t /dev/null"},
+		{SweepOptions{Sink: SinkNameDisk, Rcp: true}, "rcp -t file.3"},
+		{SweepOptions{Sink: SinkNameDisk, Rcp: true, Host: "h:514", SinkDir: "/var/tmp"}, "rcp -t /var/tmp/file.3"},
+	} {
+		got := tc.o.command("file.3")
+		if got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.o, got, tc.want)
+		}
+		if _, err := ParseCommand(got); err != nil {
+			t.Errorf("our server refuses our own command %q: %v", got, err)
 		}
 	}
 }
