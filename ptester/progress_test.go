@@ -35,9 +35,10 @@ func TestStartAtAndProgress(t *testing.T) {
 			if rep.Started.Before(at) {
 				t.Errorf("started %v before StartAt %v", rep.Started, at)
 			}
-			// Clients not ready by StartAt start late: the run then says so.
-			if late := rep.Started.Sub(at); late > 20*time.Millisecond && rep.StartLate == 0 {
-				t.Errorf("started %v after StartAt although ready before it", late)
+			// A start later than 1 ms (clients not ready, a machine too
+			// loaded to wake the waiter) is said in StartLate.
+			if late := rep.Started.Sub(at); late >= time.Millisecond && rep.StartLate != late {
+				t.Errorf("started %v after StartAt, StartLate says %v", late, rep.StartLate)
 			}
 			mu.Lock()
 			defer mu.Unlock()
