@@ -14,7 +14,10 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/lvsperf/lvsperf/internal/cpuidle"
+	"github.com/lvsperf/lvsperf/internal/startat"
+	"github.com/lvsperf/lvsperf/netpipe"
 	"github.com/lvsperf/lvsperf/ptester"
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 // DefaultAgentListen is where an agent listens unless told otherwise:
@@ -148,9 +151,13 @@ func serveSession(ctx context.Context, nc net.Conn, o AgentOptions) error {
 	}
 	fmt.Fprintf(o.Log, "agent %s: coordinator %s authenticated\n", o.Name, nc.RemoteAddr())
 	var plan *Plan
+	var tr *netpipe.Transmitter
 	defer func() {
 		if idle != nil {
 			idle.Close()
+		}
+		if tr != nil {
+			tr.Close()
 		}
 	}()
 	for {
@@ -168,7 +175,13 @@ func serveSession(ctx context.Context, nc net.Conn, o AgentOptions) error {
 			if m.Plan == nil {
 				return c.send(message{Type: msgError, Error: "plan message without a plan"}, handshakeTimeout)
 			}
-			if err := prepare(ctx, *m.Plan); err != nil {
+			if m.Plan.Probe == ProbeNetpipe && m.Plan.Check() == nil && tr == nil {
+				if tr, err = netpipe.Dial(ctx, netpipe.Options{Addr: m.Plan.Netpipe.Target}); err != nil {
+					err = fmt.Errorf("agent cannot reach the receiver: %w", err)
+					_ = c.send(message{Type: msgError, Error: err.Error()}, handshakeTimeout)
+					return err
+				}
+			} else if err := prepare(ctx, *m.Plan); err != nil {
 				_ = c.send(message{Type: msgError, Error: err.Error()}, handshakeTimeout)
 				return err
 			}
@@ -183,6 +196,14 @@ func serveSession(ctx context.Context, nc net.Conn, o AgentOptions) error {
 			if err := c.send(message{Type: msgReady}, handshakeTimeout); err != nil {
 				return err
 			}
+		case msgStep:
+			if plan == nil || tr == nil || m.Step < 0 || m.Step >= len(plan.Netpipe.Sizes) {
+				_ = c.send(message{Type: msgError, Error: fmt.Sprintf("step %d without a netpipe plan of that many sizes", m.Step)}, handshakeTimeout)
+				return fmt.Errorf("coordinator sent step %d without a netpipe plan of that many sizes", m.Step)
+			}
+			if err := runStep(ctx, c, tr, *plan.Netpipe, m); err != nil {
+				return err
+			}
 		case msgStart:
 			if plan == nil {
 				return c.send(message{Type: msgError, Error: "start before a plan"}, handshakeTimeout)
@@ -193,6 +214,23 @@ func serveSession(ctx context.Context, nc net.Conn, o AgentOptions) error {
 			return fmt.Errorf("coordinator sent an unexpected %q message", m.Type)
 		}
 	}
+}
+
+// runStep measures one size of a lock-step netpipe from its instant and
+// sends the point back.
+func runStep(ctx context.Context, c *conn, tr *netpipe.Transmitter, p NetpipePlan, m message) error {
+	n := p.Sizes[m.Step]
+	start, late := startat.Wait(ctx, time.Unix(0, m.At))
+	ser, err := timing.Sweep(ctx, tr, p.timing(n, m.Step == 0), nil)
+	if err != nil {
+		err = fmt.Errorf("netpipe %v: %w", n, err)
+		_ = c.send(message{Type: msgError, Error: err.Error()}, handshakeTimeout)
+		return err
+	}
+	if len(ser.Points) != 1 {
+		return fmt.Errorf("netpipe %v: the sweep measured %d points, want 1", n, len(ser.Points))
+	}
+	return c.send(message{Type: msgPoint, Step: m.Step, Point: &ser.Points[0], At: start.UnixNano(), Late: int64(late)}, handshakeTimeout)
 }
 
 // prepare checks that the plan can run here: the target answers.

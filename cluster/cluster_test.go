@@ -13,7 +13,9 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/lvsperf/lvsperf/netpipe"
 	"github.com/lvsperf/lvsperf/ptester"
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 var testAuth = Auth{Token: []byte("0123456789abcdef-test-token")}
@@ -309,5 +311,48 @@ func TestRefusesStrangers(t *testing.T) {
 	}
 	if err := (Auth{Token: []byte("short")}).Check(); err == nil {
 		t.Error("a 5-byte token was accepted")
+	}
+}
+
+// TestNetpipeLockStep runs three netpipe pairs against one receiver in
+// lock-step and checks that the aggregate at each size is the sum of the
+// pairs' rates.
+func TestNetpipeLockStep(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := netpipe.NewServer(ctx, netpipe.ServerOptions{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	addrs := startAgents(t, ctx, 3)
+	sizes := []timing.Bytes{1, 1024, 64 << 10}
+	res, err := Run(ctx, Options{Agents: addrs, Auth: testAuth, Plan: Plan{Probe: ProbeNetpipe,
+		Netpipe: &NetpipePlan{Target: srv.Addr(), Sizes: sizes, TrialTime: 10 * time.Millisecond, Trials: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Complete != 3 || len(res.StepSkews) != len(sizes) || len(res.Aggregate.Points) != len(sizes) {
+		t.Fatalf("complete %d, %d step skews, %d aggregate points", res.Complete, len(res.StepSkews), len(res.Aggregate.Points))
+	}
+	for i, p := range res.Aggregate.Points {
+		var sum float64
+		for _, a := range res.Agents {
+			if len(a.Series.Points) != len(sizes) || a.Series.Points[i].Bytes != sizes[i] {
+				t.Fatalf("agent %d measured %d points", a.Index, len(a.Series.Points))
+			}
+			sum += float64(a.Series.Points[i].Rate())
+		}
+		if got := float64(p.Rate()); got < sum*0.999 || got > sum*1.001 {
+			t.Errorf("size %v: aggregate %v, the pairs sum to %v", sizes[i], p.Rate(), timing.BitsPerSecond(sum))
+		}
+	}
+	run := res.ToRun()
+	if run.Probe != "netpipe" || len(run.Series) != 4 {
+		t.Errorf("run probe %q with %d series", run.Probe, len(run.Series))
+	}
+	var b strings.Builder
+	if err := res.WriteText(&b); err != nil || !strings.Contains(b.String(), "3 pairs in lock-step") {
+		t.Errorf("text: %v\n%s", err, b.String())
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 // Coordinator defaults.
@@ -135,11 +137,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		o.Starting(startAt)
 	}
 	res := &Result{Plan: o.Plan, StartAt: startAt, Started: time.Now()}
-	end := startAt.Add(o.Plan.bound() + o.Grace)
-	for _, s := range sessions {
-		wg.Go(func() { s.run(ctx, startAt, end, o) })
+	if o.Plan.Probe == ProbeNetpipe {
+		runSteps(ctx, sessions, o, res)
+	} else {
+		end := startAt.Add(o.Plan.bound() + o.Grace)
+		for _, s := range sessions {
+			wg.Go(func() { s.run(ctx, startAt, end, o) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	res.Finished = time.Now()
 	for _, s := range sessions {
 		res.Agents = append(res.Agents, s.res)
@@ -317,4 +323,90 @@ func (s *session) run(ctx context.Context, startAt, end time.Time, o Options) {
 			return
 		}
 	}
+}
+
+// stepLead is how far after the last agent's point the next size starts.
+const stepLead = 100 * time.Millisecond
+
+// runSteps steps every agent through the netpipe sizes together: one start
+// instant per size, the next size once every live agent has answered.
+func runSteps(ctx context.Context, sessions []*session, o Options, res *Result) {
+	np := o.Plan.Netpipe
+	for _, s := range sessions {
+		s.res.Series = &timing.Series{Label: fmt.Sprintf("agent %d (%s)", s.hello.Index, s.hello.Agent), Options: np.timing(np.Sizes[0], true)}
+	}
+	for i, n := range np.Sizes {
+		at := time.Now().Add(stepLead)
+		if i == 0 {
+			at = res.StartAt
+		}
+		var live []*session
+		for _, s := range sessions {
+			if s.res.Failed == "" {
+				live = append(live, s)
+			}
+		}
+		if len(live) == 0 || ctx.Err() != nil {
+			return
+		}
+		own := make([]time.Time, len(live))
+		var wg sync.WaitGroup
+		for j, s := range live {
+			wg.Go(func() { own[j] = s.step(ctx, i, n, at, np.stepBound()) })
+		}
+		wg.Wait()
+		coord := make([]time.Time, len(own))
+		for j, t := range own {
+			if !t.IsZero() {
+				coord[j] = t.Add(-live[j].res.Clock.Offset)
+			}
+		}
+		res.StepSkews = append(res.StepSkews, spread(own))
+		res.Skew = max(res.Skew, spread(coord))
+		fmt.Fprintf(o.Log, "coordinator: size %v done by %d agents, start skew %v\n", n, len(live), spread(own))
+	}
+}
+
+// step runs one size on the agent and returns when the agent's own clock
+// said it started (zero when it failed).
+func (s *session) step(ctx context.Context, i int, n timing.Bytes, at time.Time, bound time.Duration) time.Time {
+	r := &s.res
+	stop := context.AfterFunc(ctx, func() { s.c.c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := s.c.send(message{Type: msgStep, Step: i, At: at.Add(r.Clock.Offset).UnixNano()}, handshakeTimeout); err != nil {
+		r.fail(fmt.Errorf("size %v: %w", n, err), at)
+		return time.Time{}
+	}
+	m, err := s.c.expect(msgPoint, bound)
+	if err == nil && (m.Point == nil || m.Step != i) {
+		err = fmt.Errorf("answered step %d, want %d", m.Step, i)
+	}
+	if err != nil {
+		r.fail(fmt.Errorf("size %v: %w", n, err), at)
+		return time.Time{}
+	}
+	r.Series.Points = append(r.Series.Points, *m.Point)
+	own := time.Unix(0, m.At)
+	if i == 0 {
+		r.StartAt, r.StartedOwn, r.Started = at, own, own.Add(-r.Clock.Offset)
+	}
+	r.StartLate = max(r.StartLate, time.Duration(m.Late))
+	return own
+}
+
+// spread is max − min of the non-zero times.
+func spread(ts []time.Time) time.Duration {
+	var lo, hi time.Time
+	for _, t := range ts {
+		if t.IsZero() {
+			continue
+		}
+		if lo.IsZero() || t.Before(lo) {
+			lo = t
+		}
+		if t.After(hi) {
+			hi = t
+		}
+	}
+	return hi.Sub(lo)
 }

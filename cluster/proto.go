@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 // ProtocolVersion is carried in every hello; both ends refuse another.
@@ -33,6 +35,8 @@ const (
 	msgProgress = "progress"
 	msgResult   = "result"
 	msgError    = "error"
+	msgStep     = "step"
+	msgPoint    = "point"
 )
 
 // message is one line of the protocol: JSON, newline-terminated. Only the
@@ -58,6 +62,11 @@ type message struct {
 	// progress and result
 	Progress *Partial      `json:"progress,omitempty"`
 	Result   *AgentMeasure `json:"result,omitempty"`
+	// step and point: one size of a lock-step netpipe
+	Step  int           `json:"step,omitempty"`
+	Point *timing.Point `json:"point,omitempty"`
+	// Late is how late the agent started the step (ns), At then its start.
+	Late int64 `json:"late,omitempty"`
 	// error
 	Error string `json:"error,omitempty"`
 }

@@ -32,6 +32,9 @@ const (
 // the merged histogram) and one per agent ("agent N"), each with its
 // figures in Info.
 func (r *Result) ToRun() *results.Run {
+	if r.Aggregate != nil {
+		return r.netpipeRun()
+	}
 	run := &results.Run{
 		Format:   results.Format,
 		Schema:   results.Schema,
@@ -111,8 +114,71 @@ func point(size timing.Bytes, mean, p50, p90, p99, p999, lo, hi time.Duration, n
 	return p
 }
 
+// netpipeRun is ToRun for a lock-step netpipe: the aggregate series and
+// one per agent, each a curve over the sizes.
+func (r *Result) netpipeRun() *results.Run {
+	run := &results.Run{
+		Format: results.Format, Schema: results.Schema, Probe: "netpipe", Path: "cluster",
+		Started: r.Started.UTC(), Finished: r.Finished.UTC(), Complete: len(r.Lost) == 0,
+		Env:     results.CollectEnv(),
+		Options: map[string]string{InfoAgents: strconv.Itoa(r.Plan.Agents), "probe": r.Plan.Probe, "target": r.Plan.Netpipe.Target},
+	}
+	if len(r.Lost) > 0 {
+		run.Error = fmt.Sprintf("%d of %d agents lost: %s", len(r.Lost), len(r.Agents), r.Lost[0])
+	}
+	run.ID = run.Started.Format("20060102T150405Z") + "-" + run.Env.Host + "-cluster-netpipe"
+	ns := func(d time.Duration) string { return strconv.FormatInt(int64(d), 10) }
+	run.Series = append(run.Series, results.Series{Series: *r.Aggregate, Path: "cluster", Info: map[string]string{
+		InfoAgents: strconv.Itoa(len(r.Agents)), InfoSkew: ns(r.Skew), InfoSkewOwn: ns(r.SkewOwnClocks), InfoClockUnc: ns(r.ClockUncertainty)}})
+	for _, a := range r.Agents {
+		if a.Series == nil {
+			continue
+		}
+		s := results.Series{Series: *a.Series, Path: "cluster/agent", Info: map[string]string{InfoOffset: ns(a.Clock.Offset), InfoRTT: ns(a.Clock.RTT)}}
+		s.Refit()
+		if a.Failed != "" {
+			s.Info[InfoFailed], s.Stopped = a.Failed, a.Failed
+		}
+		run.Series = append(run.Series, s)
+	}
+	return run
+}
+
+// writeNetpipe prints a size per line: the aggregate and each agent's rate.
+func (r *Result) writeNetpipe(w io.Writer) error {
+	fmt.Fprintf(w, "%10s %12s", "size", "all Mbit/s")
+	for _, a := range r.Agents {
+		fmt.Fprintf(w, " %9s", fmt.Sprintf("agent %d", a.Index))
+	}
+	fmt.Fprintf(w, " %9s\n", "skew µs")
+	for i, p := range r.Aggregate.Points {
+		fmt.Fprintf(w, "%10v %12.1f", p.Bytes, p.Rate().Mbps())
+		for _, a := range r.Agents {
+			if a.Series != nil && i < len(a.Series.Points) {
+				fmt.Fprintf(w, " %9.1f", a.Series.Points[i].Rate().Mbps())
+			} else {
+				fmt.Fprintf(w, " %9s", "-")
+			}
+		}
+		skew := "-"
+		if i < len(r.StepSkews) {
+			skew = fmt.Sprintf("%.1f", float64(r.StepSkews[i])/1e3)
+		}
+		fmt.Fprintf(w, " %9s\n", skew)
+	}
+	fmt.Fprintf(w, "%d pairs in lock-step; largest start skew %v (agents' own clocks), %v (coordinator's, ±%v)\n",
+		len(r.Agents), r.SkewOwnClocks.Round(time.Microsecond/10), r.Skew.Round(time.Microsecond/10), r.ClockUncertainty.Round(time.Microsecond/10))
+	for _, l := range r.Lost {
+		fmt.Fprintf(w, "LOST %s\n", l)
+	}
+	return nil
+}
+
 // WriteText prints one line per agent and the merge, within 100 columns.
 func (r *Result) WriteText(w io.Writer) error {
+	if r.Aggregate != nil {
+		return r.writeNetpipe(w)
+	}
 	us := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/1e3) }
 	fmt.Fprintf(w, "%-5s %-22s %10s %9s %9s %9s %10s %9s\n", "agent", "name", "hits/s", "p50 µs", "p99 µs", "offset µs", "±µs", "start µs")
 	for _, a := range r.Agents {

@@ -30,6 +30,8 @@ type AgentResult struct {
 	// Report and Hist are the agent's own measurement; nil when it failed.
 	Report *ptester.Report        `json:"report,omitempty" msgpack:"report,omitempty"`
 	Hist   *hdrhistogram.Snapshot `json:"hist,omitempty" msgpack:"hist,omitempty"`
+	// Series is a lock-step netpipe's curve: the sizes this agent measured.
+	Series *timing.Series `json:"series,omitempty" msgpack:"series,omitempty"`
 	// Failed says why the agent's row is incomplete, FailedAfter when (from
 	// StartAt); Partial holds its last progress before that.
 	Failed      string        `json:"failed,omitempty" msgpack:"failed,omitempty"`
@@ -38,7 +40,12 @@ type AgentResult struct {
 }
 
 // OK says the agent delivered a complete measurement.
-func (a AgentResult) OK() bool { return a.Failed == "" && a.Report != nil && a.Hist != nil }
+func (a AgentResult) OK() bool {
+	if a.Series != nil {
+		return a.Failed == ""
+	}
+	return a.Failed == "" && a.Report != nil && a.Hist != nil
+}
 
 func (a *AgentResult) fail(err error, startAt time.Time) {
 	if a.Failed != "" {
@@ -93,6 +100,12 @@ type Result struct {
 	Latency    ptester.Summary      `json:"latency" msgpack:"latency"`
 	// Hist is the merged latency histogram.
 	Hist *hdrhistogram.Snapshot `json:"hist,omitempty" msgpack:"hist,omitempty"`
+	// Aggregate is a lock-step netpipe's sum: at each size, the rates of
+	// every agent that measured it added (its Points' times are the time
+	// the summed rate would take for one message). StepSkews are each
+	// size's start spread in the agents' own clocks.
+	Aggregate *timing.Series  `json:"aggregate,omitempty" msgpack:"aggregate,omitempty"`
+	StepSkews []time.Duration `json:"step_skews_ns,omitempty" msgpack:"step_skews,omitempty"`
 	// PartialRequests counts what lost agents had done before they were
 	// lost (not in the merge: their latencies never arrived).
 	PartialRequests uint64 `json:"partial_requests,omitempty" msgpack:"partial_requests,omitempty"`
@@ -105,6 +118,9 @@ var ErrNoneComplete = errors.New("no agent delivered a measurement")
 // aggregate rate is the sum of each agent's own rate over its own elapsed
 // time: the agents ran at once, so their rates add.
 func (r *Result) merge() error {
+	if r.Plan.Probe == ProbeNetpipe {
+		return r.mergeNetpipe()
+	}
 	h := ptester.NewLatencyHistogram()
 	var first, last, firstOwn, lastOwn time.Time
 	r.Complete, r.Lost = 0, nil
@@ -163,4 +179,44 @@ func (a AgentResult) lostLine() string {
 		s += "; no partial data"
 	}
 	return s
+}
+
+// mergeNetpipe adds the agents' rates size by size. A lost agent's sizes
+// before it was lost count: they ran beside the others.
+func (r *Result) mergeNetpipe() error {
+	agg := &timing.Series{Label: fmt.Sprintf("aggregate (%d pairs)", len(r.Agents))}
+	r.Complete, r.Lost = 0, nil
+	for _, a := range r.Agents {
+		if a.OK() {
+			r.Complete++
+		} else {
+			r.Lost = append(r.Lost, a.lostLine())
+		}
+		r.ClockUncertainty = max(r.ClockUncertainty, a.Clock.Uncertainty())
+	}
+	for i, n := range r.Plan.Netpipe.Sizes {
+		var sum float64
+		var reps, pairs int
+		for _, a := range r.Agents {
+			if a.Series != nil && i < len(a.Series.Points) {
+				sum += float64(a.Series.Points[i].Rate())
+				reps += a.Series.Points[i].Reps
+				pairs++
+			}
+		}
+		if pairs == 0 || sum <= 0 {
+			break
+		}
+		d := time.Duration(float64(n.Bits()) / sum * 1e9)
+		agg.Points = append(agg.Points, timing.Point{Bytes: n, Reps: reps, Trials: []time.Duration{d}, Min: d, Median: d, Max: d, Mean: d})
+	}
+	agg.Refit()
+	r.Aggregate = agg
+	for _, s := range r.StepSkews {
+		r.SkewOwnClocks = max(r.SkewOwnClocks, s)
+	}
+	if r.Complete == 0 {
+		return ErrNoneComplete
+	}
+	return nil
 }

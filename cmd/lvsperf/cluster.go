@@ -14,6 +14,7 @@ import (
 	"github.com/lvsperf/lvsperf/cluster/slurm"
 	"github.com/lvsperf/lvsperf/ptester"
 	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 type tokenFlags struct{ env, file string }
@@ -119,6 +120,10 @@ func newClusterRunCmd() *cobra.Command {
 		name    string
 		jsonOut bool
 		idle    bool
+		probe   string
+		np      cluster.NetpipePlan
+		lo, hi  string
+		perturb int
 	)
 	c := &cobra.Command{
 		Use:   "run [-h HOST] [flags] [PATH]",
@@ -139,16 +144,39 @@ Examples:
   lvsperf cluster run --agent 127.0.0.1:7412 --agent 127.0.0.1:7413 -h 127.0.0.1:8080 --rate 2000`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				po.Path = args[0]
-			}
-			d, err := ptester.ParseSeconds(seconds)
-			if err != nil {
-				return err
-			}
-			po.Duration = d
-			if err := po.Check(); err != nil {
-				return err
+			switch probe {
+			case cluster.ProbePtester:
+				if len(args) == 1 {
+					po.Path = args[0]
+				}
+				d, err := ptester.ParseSeconds(seconds)
+				if err != nil {
+					return err
+				}
+				po.Duration = d
+				if err := po.Check(); err != nil {
+					return err
+				}
+				o.Plan = cluster.Plan{Probe: probe, Ptester: &po}
+			case cluster.ProbeNetpipe:
+				if len(args) > 0 {
+					return fmt.Errorf("--probe netpipe takes no path argument, got %q", args[0])
+				}
+				start, err := timing.ParseBytes(lo)
+				if err != nil {
+					return fmt.Errorf("-l: %w", err)
+				}
+				end, err := timing.ParseBytes(hi)
+				if err != nil {
+					return fmt.Errorf("-u: %w", err)
+				}
+				if np.Sizes, err = timing.NetPIPESizes(start, end, timing.Bytes(perturb)); err != nil {
+					return err
+				}
+				np.Target = po.Target
+				o.Plan = cluster.Plan{Probe: probe, Netpipe: &np}
+			default:
+				return fmt.Errorf("--probe %q: want %s or %s", probe, cluster.ProbePtester, cluster.ProbeNetpipe)
 			}
 			auth, err := cluster.TokenFrom(tf.env, tf.file)
 			if err != nil {
@@ -164,7 +192,7 @@ Examples:
 					o.Expect = l.Tasks
 				}
 			}
-			o.Plan = cluster.Plan{Probe: cluster.ProbePtester, Ptester: &po, Seed: time.Now().UnixNano(), IdlePoll: idle}
+			o.Plan.Seed, o.Plan.IdlePoll = time.Now().UnixNano(), idle
 			o.Log = cmd.ErrOrStderr()
 			res, err := cluster.Run(cmd.Context(), o)
 			if res == nil {
@@ -215,7 +243,13 @@ Examples:
 	fl.BoolVar(&jsonOut, "json", false, "print the merged result as JSON")
 	fl.BoolVar(&idle, "idle-poll", false, "agents keep idle CPUs polling from the plan to the run's end (PM QoS cpu_dma_latency 0; root): a halted vCPU's wake-up at the start instant adds 100-300 µs of skew")
 	c.Flags().Bool("help", false, "help for run")
-	fl.StringVarP(&po.Target, "host", "h", "", "server as host[:port] as every agent reaches it")
+	fl.StringVar(&probe, "probe", cluster.ProbePtester, "what the agents run: ptester (HTTP hammer) or netpipe (pairs in lock-step against one receiver)")
+	fl.StringVarP(&po.Target, "host", "h", "", "server as host[:port] as every agent reaches it (netpipe: the receiver)")
+	fl.StringVarP(&lo, "start", "l", "1", "netpipe: smallest message")
+	fl.StringVarP(&hi, "end", "u", "1M", "netpipe: largest message")
+	fl.IntVarP(&perturb, "perturbation", "p", 0, "netpipe: NetPIPE's ±p sizes around each power of two")
+	fl.DurationVar(&np.TrialTime, "trial-time", 0, "netpipe: target time of one trial (default the timing core's)")
+	fl.IntVar(&np.Trials, "trials", 0, "netpipe: trials per size (default the timing core's)")
 	fl.StringVarP(&seconds, "time", "t", "10", "seconds to run (or a duration such as 500ms)")
 	fl.IntVarP(&po.KeepAlive, "keepalive", "k", 1, "GETs per TCP connection: 1 = new connection per GET")
 	fl.IntVarP(&po.Clients, "clients", "c", 1, "concurrent clients per agent")
