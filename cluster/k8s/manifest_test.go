@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
@@ -425,7 +426,7 @@ func TestNormalizedDefaults(t *testing.T) {
 }
 
 func TestManifestValidation(t *testing.T) {
-	long := strings.Repeat("a", 56)
+	long := strings.Repeat("a", 52)
 	cases := []struct {
 		name string
 		edit func(*ManifestOptions)
@@ -440,7 +441,7 @@ func TestManifestValidation(t *testing.T) {
 		{"upper-case name", func(o *ManifestOptions) { o.Name = "LVSPerf" }, []string{"--name must be a DNS-1123 label", `"LVSPerf"`}},
 		{"dotted name", func(o *ManifestOptions) { o.Name = "lvs.perf" }, []string{"--name", "must not contain dots"}},
 		{"name starting with a digit", func(o *ManifestOptions) { o.Name = "1perf" }, []string{"--name", "DNS-1035"}},
-		{"name too long for the last agent", func(o *ManifestOptions) { o.Name = long; o.Agents = 10 }, []string{"--name", "agent 9's hostname", long + "-agent-9"}},
+		{"name too long for the coordinator", func(o *ManifestOptions) { o.Name = long }, []string{"--name", "coordinator's Job and Service name", long + "-coordinator", "63"}},
 		{"bad namespace", func(o *ManifestOptions) { o.Namespace = "Perf_1" }, []string{"--namespace must be empty or a DNS-1123 label"}},
 		{"bad secret name", func(o *ManifestOptions) { o.TokenSecret = "Token!" }, []string{"--token-secret must be a Secret name"}},
 		{"bad secret key", func(o *ManifestOptions) { o.TokenKey = "a/b" }, []string{"--token-key must be a Secret key"}},
@@ -475,7 +476,7 @@ func TestManifestValidation(t *testing.T) {
 	// The boundaries themselves are fine.
 	for _, o := range []ManifestOptions{
 		{Image: "i", Agents: MaxAgents, Name: "p"},
-		{Image: "i", Agents: 10, Name: strings.Repeat("a", 55)},
+		{Image: "i", Agents: 100, Name: strings.Repeat("a", 51)},
 		{Image: "i", AgentPort: 65535, CoordinatorPort: 1},
 		{Image: "i", Plan: []string{"--probe", "x", "--", "--agents", "3"}},
 		{Image: "i", Deadline: time.Nanosecond},
@@ -483,6 +484,23 @@ func TestManifestValidation(t *testing.T) {
 		if _, err := Manifest(o); err != nil {
 			t.Errorf("Manifest(%+v): %v, want no error", o, err)
 		}
+	}
+}
+
+// TestLongestAgentHostname checks the reasoning that lets validate skip the
+// agents' hostnames: at the longest name and the most agents, the last
+// hostname is still a DNS label.
+func TestLongestAgentHostname(t *testing.T) {
+	o := ManifestOptions{Image: "i", Agents: MaxAgents, Name: strings.Repeat("a", 51)}
+	if _, err := o.Normalized(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (ManifestOptions{Image: "i", Name: strings.Repeat("a", 52)}).Normalized(); err == nil {
+		t.Fatal("a 52-character name passes, so 51 is not the longest")
+	}
+	host := agentHostname(o.Name, MaxAgents-1)
+	if msgs := validation.IsDNS1123Label(host); len(msgs) > 0 {
+		t.Errorf("hostname %q of the last agent is not a DNS label: %v", host, msgs)
 	}
 }
 
@@ -528,6 +546,9 @@ func TestWriteYAMLErrors(t *testing.T) {
 	}
 	if err := WriteYAML(io.Discard, nil); err == nil {
 		t.Error("WriteYAML(nil object) = nil error")
+	}
+	if err := WriteYAML(io.Discard, Objects{}.List()...); err == nil || !strings.Contains(err.Error(), "nil *v1.Service") {
+		t.Errorf("WriteYAML of nil typed objects: %v, want an error naming the nil *v1.Service", err)
 	}
 	objs, err := Manifest(ManifestOptions{Image: "i"})
 	if err != nil {

@@ -32,7 +32,8 @@ const MaxAgents = 100000
 // of `lvsperf cluster manifest` it comes from; errors name that flag.
 type ManifestOptions struct {
 	// Name (--name) prefixes every object's name; a DNS-1123 label that
-	// starts with a letter, since Service names derive from it.
+	// starts with a letter, since Service names derive from it, of at most
+	// 51 characters, since NAME-coordinator must fit in 63.
 	// Default DefaultName.
 	Name string
 	// Namespace (--namespace) of every object; empty leaves it to kubectl
@@ -130,13 +131,19 @@ func (o ManifestOptions) validate() error {
 
 	bad("--name", o.Name, "a DNS-1123 label", validation.IsDNS1123Label(o.Name))
 	if len(validation.IsDNS1123Label(o.Name)) == 0 {
-		// Service names are DNS-1035 labels (they start with a letter), and
-		// the last agent's hostname must still be a label.
-		bad("--name", o.Name, "a name whose Service names are DNS-1035 labels", validation.IsDNS1035Label(agentServiceName(o.Name)))
-		if o.Agents >= 1 && o.Agents <= MaxAgents {
-			bad("--name", o.Name, fmt.Sprintf("short enough that agent %d's hostname %q is a DNS-1123 label", o.Agents-1, agentHostname(o.Name, o.Agents-1)),
-				validation.IsDNS1123Label(agentHostname(o.Name, o.Agents-1)))
+		// The names derived from Name must be valid too: Service names are
+		// DNS-1035 labels (they start with a letter), and Job names become
+		// label values (at most 63 characters).
+		for _, d := range [...]struct{ what, name string }{
+			{"the coordinator's Job and Service name", coordinatorName(o.Name)},
+			{"the agents' Service name", agentServiceName(o.Name)},
+			{"the agents' Job name", agentJobName(o.Name)},
+		} {
+			bad("--name", o.Name, fmt.Sprintf("a name from which %s %q is a DNS-1035 label", d.what, d.name), validation.IsDNS1035Label(d.name))
 		}
+		// The agents' hostnames NAME-agent-INDEX need no check of their
+		// own: the coordinator's name caps NAME at 51 characters, and an
+		// index below MaxAgents has at most 5 digits: 51+7+5 = 63.
 	}
 	if o.Namespace != "" {
 		bad("--namespace", o.Namespace, "empty or a DNS-1123 label", validation.IsDNS1123Label(o.Namespace))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
@@ -36,8 +37,8 @@ func WriteYAML(w io.Writer, objs ...runtime.Object) error {
 // the shape, then drops a status with nothing in it (`status:
 // {loadBalancer: {}}`): the API server owns status and ignores it on create.
 func documentYAML(obj runtime.Object) ([]byte, error) {
-	if obj == nil {
-		return nil, fmt.Errorf("expected an object, got nil")
+	if v := reflect.ValueOf(obj); obj == nil || (v.Kind() == reflect.Pointer && v.IsNil()) {
+		return nil, fmt.Errorf("expected an object, got a nil %T", obj)
 	}
 	gvk := obj.GetObjectKind().GroupVersionKind()
 	if gvk.Version == "" || gvk.Kind == "" {
