@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lvsperf/lvsperf/cluster"
+	"github.com/lvsperf/lvsperf/cluster/k8s"
 	"github.com/lvsperf/lvsperf/cluster/slurm"
 	"github.com/lvsperf/lvsperf/ptester"
 	"github.com/lvsperf/lvsperf/results"
@@ -78,7 +79,69 @@ func newClusterCmd() *cobra.Command {
 		Use:   "cluster",
 		Short: "Synchronised runs from many client hosts: run the coordinator, or render a Kubernetes manifest",
 	}
-	c.AddCommand(newClusterRunCmd(), newSlurmScriptCmd())
+	c.AddCommand(newClusterRunCmd(), newSlurmScriptCmd(), newManifestCmd())
+	return c
+}
+
+func newManifestCmd() *cobra.Command {
+	var (
+		o   k8s.ManifestOptions
+		sel []string
+	)
+	c := &cobra.Command{
+		Use:   "manifest --image IMAGE --agents N [flags] -- PLAN...",
+		Short: "Print Kubernetes YAML: an Indexed Job of agents, the coordinator Job, headless Services",
+		Long: `Print the objects to kubectl apply: a headless Service for the coordinator
+(the agents dial it by name), a headless Service giving every agent pod a stable
+name, the coordinator Job and an Indexed Job of N agents spread over nodes. PLAN
+is the rest of a "lvsperf cluster run" command line. The token comes from a
+Secret you create; the manifest never contains it. Untested against a live
+cluster: only the objects' structure is tested here.
+
+Example:
+  lvsperf cluster manifest --image registry.example.com/lvsperf:v1 --agents 4 -- -h 10.0.0.1:80 -t 10 -c 8 /file/file.0 > lvsperf.yaml
+  kubectl create secret generic lvsperf-token --from-literal=token="$(openssl rand -hex 32)"
+  kubectl apply -f lvsperf.yaml && kubectl logs -f job/lvsperf-coordinator`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Plan = args
+			for _, kv := range sel {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--node-selector %q: want key=value", kv)
+				}
+				if o.NodeSelector == nil {
+					o.NodeSelector = map[string]string{}
+				}
+				o.NodeSelector[k] = v
+			}
+			objs, err := k8s.Manifest(o)
+			if err != nil {
+				return err
+			}
+			return k8s.WriteYAML(cmd.OutOrStdout(), objs.List()...)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&o.Name, "name", k8s.DefaultName, "prefix of every object's name")
+	fl.StringVar(&o.Namespace, "namespace", "", "namespace of every object (default: kubectl's)")
+	fl.StringVar(&o.Image, "image", "", "container image with lvsperf on its PATH (required)")
+	fl.IntVar(&o.Agents, "agents", k8s.DefaultAgents, "agent pods")
+	fl.IntVar(&o.CoordinatorPort, "coordinator-port", k8s.DefaultCoordinatorPort, "port the coordinator listens on")
+	fl.IntVar(&o.AgentPort, "agent-port", k8s.DefaultAgentPort, "port every agent listens on")
+	fl.StringVar(&o.TokenSecret, "token-secret", k8s.DefaultTokenSecret, "Secret holding the shared token")
+	fl.StringVar(&o.TokenKey, "token-key", k8s.DefaultTokenKey, "key of the token in the Secret")
+	fl.StringArrayVar(&sel, "node-selector", nil, "key=value label both pods' nodes must have (repeatable)")
+	fl.BoolVar(&o.RequireSpread, "require-spread", false, "at most one agent per node (required anti-affinity instead of preferred)")
+	fl.DurationVar(&o.Deadline, "deadline", k8s.DefaultDeadline, "each Job's activeDeadlineSeconds")
+	for _, r := range []struct {
+		role string
+		res  *k8s.Resources
+	}{{"agent", &o.AgentResources}, {"coordinator", &o.CoordinatorResources}} {
+		fl.StringVar(&r.res.CPURequest, r.role+"-cpu-request", "", r.role+" CPU request (e.g. 500m)")
+		fl.StringVar(&r.res.CPULimit, r.role+"-cpu-limit", "", r.role+" CPU limit")
+		fl.StringVar(&r.res.MemoryRequest, r.role+"-memory-request", "", r.role+" memory request (e.g. 256Mi)")
+		fl.StringVar(&r.res.MemoryLimit, r.role+"-memory-limit", "", r.role+" memory limit")
+	}
 	return c
 }
 
