@@ -4,6 +4,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/lvsperf/lvsperf/cluster"
 )
 
 // The command lines the pods run. They are the one place that knows the
@@ -15,7 +17,7 @@ const Binary = "lvsperf"
 
 // TokenEnv is the environment variable from which the agent and the
 // coordinator read the shared token (their --token-env flag names it).
-const TokenEnv = "LVSPERF_TOKEN"
+const TokenEnv = cluster.DefaultTokenEnv
 
 // IndexEnv is the variable the Job controller sets in every pod of an
 // Indexed Job to that pod's completion index; the agent's --index refers to
