@@ -31,6 +31,41 @@ type rawDialer struct {
 	linger0 bool
 	nodelay bool // set TCP_NODELAY (connections that carry more than one request)
 	timeout time.Duration
+	// selfRisk is set when the target port lies in the ephemeral range, so
+	// a connect to a closed local port can meet itself (TCP simultaneous
+	// open with the same port), as net.Dial also guards against.
+	selfRisk bool
+	port     int
+}
+
+// errSelfConnect is what a connection to itself counts as: nothing listened.
+var errSelfConnect = fmt.Errorf("connected to itself (nothing listens on the port, which lies in the ephemeral range): %w", unix.ECONNREFUSED)
+
+// selfConnected says whether fd's connection met itself.
+func (d *rawDialer) selfConnected(fd int) bool {
+	if !d.selfRisk {
+		return false
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return false
+	}
+	in, ok := sa.(*unix.SockaddrInet4)
+	return ok && in.Port == d.port && in.Addr == d.dst.Addr
+}
+
+// inEphemeralRange reads the kernel's ip_local_port_range; unreadable
+// counts as inside.
+func inEphemeralRange(port int) bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return true
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil {
+		return true
+	}
+	return port >= lo && port <= hi
 }
 
 func newRawDialer(target string, src net.IP, linger0, nodelay bool, timeout time.Duration) (*rawDialer, bool) {
@@ -38,7 +73,7 @@ func newRawDialer(target string, src net.IP, linger0, nodelay bool, timeout time
 	if err != nil || ap.IP.To4() == nil {
 		return nil, false
 	}
-	d := &rawDialer{linger0: linger0, nodelay: nodelay, timeout: timeout}
+	d := &rawDialer{linger0: linger0, nodelay: nodelay, timeout: timeout, port: ap.Port, selfRisk: inEphemeralRange(ap.Port)}
 	d.dst.Family = unix.AF_INET
 	// Port is in network byte order: its bytes as stored, high first.
 	p := (*[2]byte)(unsafe.Pointer(&d.dst.Port))
@@ -113,12 +148,12 @@ func (d *rawDialer) dial() (conn, error) {
 		return nil, dialError("newfile", unix.EBADF)
 	}
 	if !inProgress {
-		return f, nil
+		return d.checkSelf(f, fd)
 	}
 	// On loopback the handshake has usually completed inside connect(2):
 	// one getpeername says so, without a poll or a deadline timer.
 	if _, err := unix.Getpeername(fd); err == nil {
-		return f, nil
+		return d.checkSelf(f, fd)
 	}
 	// In progress (or failed): wait until writable, then read the outcome.
 	_ = f.SetWriteDeadline(time.Now().Add(d.timeout))
@@ -156,6 +191,15 @@ func (d *rawDialer) dial() (conn, error) {
 	if cerr != nil {
 		f.Close()
 		return nil, dialError("connect", cerr)
+	}
+	return d.checkSelf(f, fd)
+}
+
+// checkSelf closes and refuses a connection that met itself.
+func (d *rawDialer) checkSelf(f *os.File, fd int) (conn, error) {
+	if d.selfConnected(fd) {
+		f.Close()
+		return nil, dialError("connect", errSelfConnect)
 	}
 	return f, nil
 }

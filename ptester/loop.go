@@ -324,6 +324,10 @@ func (l *eventLoop) writable(c *loopClient) {
 		l.fail(c, os.NewSyscallError(op, err))
 		return
 	}
+	if c.wOff == 0 && c.opened && c.w.raw.selfConnected(c.fd) {
+		l.fail(c, os.NewSyscallError("connect", errSelfConnect))
+		return
+	}
 	if c.wOff == 0 && c.opened {
 		// Connected: count it as the goroutine engine counts a dial.
 		c.w.conns++
