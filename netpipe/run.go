@@ -56,6 +56,104 @@ type RunOptions struct {
 	CPU int
 	// IdlePoll keeps idle CPUs polling for the run (--idle-poll).
 	IdlePoll bool
+	// Peer is the receiver's protocol: "lvsperf" (default) or "nptcp"
+	// (NetPIPE 3.7's NPtcp, or lvsperf netpipe --serve --peer nptcp).
+	Peer string
+	// Bidir is NetPIPE's -2: both ends send at once (NPtcp's protocol).
+	Bidir bool
+	// Pairs runs this many transmitter/receiver pairs at once (NPtcp's
+	// protocol); 0 or 1 is one pair.
+	Pairs int
+}
+
+// Peer protocols.
+const (
+	PeerLvsperf = "lvsperf"
+	PeerNPtcp   = "nptcp"
+)
+
+// UsesNP reports whether the run speaks NPtcp's protocol: --peer nptcp,
+// -2 and --pairs do.
+func (o RunOptions) UsesNP() bool {
+	return o.Peer == PeerNPtcp || o.Bidir || o.Pairs > 1
+}
+
+// NPOptions are the NPtcp-protocol options of o, for either end.
+func (o RunOptions) NPOptions() (NPOptions, error) {
+	switch o.Peer {
+	case "", PeerLvsperf, PeerNPtcp:
+	default:
+		return NPOptions{}, fmt.Errorf("--peer %q: want lvsperf or nptcp", o.Peer)
+	}
+	start, end, pert := o.Start, o.End, o.Perturbation
+	if start == 0 {
+		start = 1
+	}
+	if end == 0 {
+		end = timing.NetPIPEDefaultEnd
+	}
+	if pert == 0 {
+		pert = timing.NetPIPEDefaultPerturbation
+	}
+	if o.NoPerturbation {
+		pert = 0
+	}
+	if o.Buffer < 0 || o.Buffer > 1<<30 {
+		return NPOptions{}, fmt.Errorf("buffer size %d: want 0 (kernel default) to 1 GiB", o.Buffer)
+	}
+	if end > 1<<30 {
+		return NPOptions{}, fmt.Errorf("end size %d: NPtcp's protocol here takes messages up to 1 GiB", end)
+	}
+	return NPOptions{Start: start, End: end, Perturbation: pert, Bidir: o.Bidir, Sock: o.sock()}, nil
+}
+
+// NPConfig turns the options into an NPtcp-protocol run. Without Host it
+// starts an in-process NPtcp-protocol receiver on loopback and returns its
+// Close; with Host, pair i goes to port+i (one NPtcp process per pair).
+func (o RunOptions) NPConfig(ctx context.Context) (NPRunConfig, func() error, error) {
+	np, err := o.NPOptions()
+	if err != nil {
+		return NPRunConfig{}, nil, err
+	}
+	if o.Reconnect || o.Verify || o.Delay || o.IdlePoll || o.Budget > 0 || (o.Trials != 0 && o.Trials != npTrials) {
+		return NPRunConfig{}, nil, errors.New("--peer nptcp, -2 and --pairs speak NPtcp's protocol, which has no -r, -i, --nodelay=false, --idle-poll, --budget or --trials other than 3 here: drop them")
+	}
+	if len(o.Via) > 1 || (len(o.Via) == 1 && o.Via[0] != string(paths.Direct)) {
+		return NPRunConfig{}, nil, errors.New("--peer nptcp, -2 and --pairs run direct only: drop --via")
+	}
+	if o.Reps < 0 || o.Reps > 1_000_000 {
+		return NPRunConfig{}, nil, fmt.Errorf("repetitions %d: want 1 to 1000000", o.Reps)
+	}
+	pairs := max(o.Pairs, 1)
+	if pairs > 64 {
+		return NPRunConfig{}, nil, fmt.Errorf("--pairs %d: want 1 to 64", pairs)
+	}
+	pert := np.Perturbation
+	cfg := NPRunConfig{
+		NP: np, TrialTime: o.TrialTime, Reps: o.Reps, OutDir: o.OutDir, Name: o.Name, Pin: o.Pin, CPU: o.CPU,
+		Options: map[string]string{
+			"start": strconv.FormatInt(int64(np.Start), 10), "end": strconv.FormatInt(int64(np.End), 10),
+			"perturbation": strconv.FormatInt(int64(pert), 10), "buffer": strconv.FormatInt(int64(o.Buffer), 10),
+			"peer": orDefault(o.Peer, PeerLvsperf), "bidir": strconv.FormatBool(o.Bidir), "pairs": strconv.Itoa(pairs),
+			"host": o.Host, "protocol": "nptcp-3.7",
+		},
+	}
+	if o.Host != "" {
+		if o.Peer != PeerNPtcp {
+			return NPRunConfig{}, nil, errors.New("-2 and --pairs speak NPtcp's protocol: give --peer nptcp, with NPtcp or `lvsperf netpipe --serve --peer nptcp` at -h")
+		}
+		cfg.Addrs, err = PairAddrs(o.Host, pairs)
+		cfg.Remote = true
+		return cfg, func() error { return nil }, err
+	}
+	s, err := NewNPServer(ctx, "127.0.0.1:0", np)
+	if err != nil {
+		return NPRunConfig{}, nil, err
+	}
+	for range pairs {
+		cfg.Addrs = append(cfg.Addrs, s.Addr())
+	}
+	return cfg, s.Close, nil
 }
 
 func (o RunOptions) sock() wire.SockOptions {
