@@ -29,6 +29,13 @@ type netpipeFlags struct {
 	cpu                   int
 }
 
+// bindNP binds the flags only netpipe has: NPtcp's protocol, -2, pairs.
+func (f *netpipeFlags) bindNP(fs *pflag.FlagSet) {
+	fs.StringVar(&f.opts.Peer, "peer", netpipe.PeerLvsperf, "the other end's protocol: lvsperf, or nptcp (NetPIPE 3.7's NPtcp; give both ends the same -l, -u, -p, -2)")
+	fs.BoolVarP(&f.opts.Bidir, "bidir", "2", false, "bidirectional, NetPIPE's -2: both ends send at once; bytes and rate count both directions; sizes capped at SO_SNDBUF+SO_RCVBUF (NPtcp's protocol)")
+	fs.IntVar(&f.opts.Pairs, "pairs", 1, "transmitter/receiver pairs at once, in lock-step per size: an aggregate row and one per pair; pair i goes to port+i (one NPtcp per port) (NPtcp's protocol)")
+}
+
 func (f *netpipeFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.opts.Host, "host", "h", "", "receiver host[:port] (default port 5002); without it a receiver runs in-process on loopback")
 	fs.BoolVar(&f.loopback, "loopback", false, "run the receiver in-process on loopback (the default when no --host is given)")
@@ -101,6 +108,12 @@ func newPingStreamCmd(probe, short string, dial func(context.Context, netpipe.Op
 			if err := f.parse(); err != nil {
 				return err
 			}
+			if f.opts.UsesNP() {
+				if f.serve {
+					return serveNPtcp(cmd.Context(), f)
+				}
+				return runNPtcp(cmd.Context(), f)
+			}
 			if f.serve {
 				return serveNetpipe(cmd.Context(), f)
 			}
@@ -112,6 +125,11 @@ func newPingStreamCmd(probe, short string, dial func(context.Context, netpipe.Op
 		},
 	}
 	f.bind(c.Flags())
+	if probe == "netpipe" {
+		f.bindNP(c.Flags())
+		c.Example += "\n  lvsperf netpipe --peer nptcp -h host -u 8M          # against NPtcp (there: NPtcp -u 8388608)\n" +
+			"  lvsperf netpipe -2 --pairs 4 -u 1M                # 4 bidirectional pairs in-process, aggregate and per pair"
+	}
 	return c
 }
 
