@@ -209,14 +209,23 @@ func runNP(ctx context.Context, cfg NPRunConfig, run *results.Run, save func() e
 				reps = nextReps(cfg.TrialTime, time.Duration(float64(slices.Max(est))*scale))
 			}
 			pts := make([]timing.Point, pairs)
+			var group *npTrialGroup
+			gctx, gcancel := context.WithCancelCause(ctx)
+			if pairs > 1 {
+				group = newNPTrialGroup(gctx, pairs, npTrials)
+			}
 			for i, t := range txs {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					pts[i], errs[i] = t.Point(ctx, n, reps)
+					pts[i], errs[i] = t.point(ctx, n, reps, group)
+					if errs[i] != nil {
+						gcancel(errs[i])
+					}
 				}()
 			}
 			wg.Wait()
+			gcancel(nil)
 			if err := errors.Join(errs...); err != nil {
 				for _, t := range txs {
 					t.Abort()
@@ -228,7 +237,7 @@ func runNP(ctx context.Context, cfg NPRunConfig, run *results.Run, save func() e
 				est[i] = p.Min
 			}
 			if pairs > 1 {
-				run.Series[0].Points = append(run.Series[0].Points, aggregate(pts))
+				run.Series[0].Points = append(run.Series[0].Points, aggregate(pts, group.spans(), reps, cfg.NP.Bidir))
 			}
 			prevN = n
 			tlast = 0
@@ -248,24 +257,24 @@ func runNP(ctx context.Context, cfg NPRunConfig, run *results.Run, save func() e
 	return nil
 }
 
-// aggregate combines the pairs' points of one size: bytes summed, and each
-// trial's time the one at which the summed bytes move at the summed rate.
-func aggregate(pts []timing.Point) timing.Point {
-	agg := timing.Point{}
+// aggregate combines the pairs' points of one size, measured with their
+// trials started together: bytes summed, and each trial's time the whole
+// group's per transfer, span/reps (span/(2·reps) for ping-pong, whose
+// transfer is half a round trip), so its rate is the bytes all pairs moved
+// over the wall time they took together. Summing the pairs' own rates
+// instead would count pairs that ran alone while others waited.
+func aggregate(pts []timing.Point, spans []time.Duration, reps int, bidir bool) timing.Point {
+	agg := timing.Point{Reps: reps}
 	for _, p := range pts {
 		agg.Bytes += p.Bytes
-		agg.Reps += p.Reps
+		agg.Transfers += p.Transfers
 	}
-	trials := len(pts[0].Trials)
-	for _, p := range pts {
-		trials = min(trials, len(p.Trials))
+	per := float64(reps)
+	if !bidir {
+		per *= 2
 	}
-	for k := range trials {
-		var rate float64 // bytes per second, summed
-		for _, p := range pts {
-			rate += float64(p.Bytes) / p.Trials[k].Seconds()
-		}
-		agg.Trials = append(agg.Trials, time.Duration(float64(agg.Bytes)/rate*1e9))
+	for _, s := range spans {
+		agg.Trials = append(agg.Trials, time.Duration(float64(s)/per))
 	}
 	s := slices.Clone(agg.Trials)
 	slices.Sort(s)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/lvsperf/lvsperf/timing"
@@ -88,10 +89,14 @@ func (t *NPTransmitter) Abort() {
 // With -2 the point's bytes are 2n, both directions, and its times are
 // whole exchanges, as NPtcp's np.out reports them.
 func (t *NPTransmitter) Point(ctx context.Context, n timing.Bytes, reps int) (timing.Point, error) {
+	return t.point(ctx, n, reps, nil)
+}
+
+func (t *NPTransmitter) point(ctx context.Context, n timing.Bytes, reps int, g *npTrialGroup) (timing.Point, error) {
 	if t.conn == nil {
 		return timing.Point{}, fmt.Errorf("NPtcp transmitter is closed")
 	}
-	p := &npPointProbe{conn: t.conn, bidir: t.opts.Bidir, transmitter: true, announce: true}
+	p := &npPointProbe{conn: t.conn, bidir: t.opts.Bidir, transmitter: true, announce: true, group: g}
 	size := n
 	if t.opts.Bidir {
 		size = 2 * n
@@ -113,6 +118,73 @@ type npPointProbe struct {
 	conn               *npConn
 	bidir, transmitter bool
 	announce           bool
+	// group, when set, starts each trial together with the other pairs'
+	// and records its span; trial counts the trials run.
+	group *npTrialGroup
+	trial int
+}
+
+// npTrialGroup lines up the trials of pairs measuring one size at once: a
+// barrier before each trial, and each trial's span from the first pair's
+// start to the last pair's end.
+type npTrialGroup struct {
+	ctx   context.Context
+	pairs int
+	mu    sync.Mutex
+	count []int
+	open  []chan struct{}
+	first []time.Time
+	last  []time.Time
+}
+
+func newNPTrialGroup(ctx context.Context, pairs, trials int) *npTrialGroup {
+	g := &npTrialGroup{ctx: ctx, pairs: pairs, count: make([]int, trials), first: make([]time.Time, trials), last: make([]time.Time, trials)}
+	for range trials {
+		g.open = append(g.open, make(chan struct{}))
+	}
+	return g
+}
+
+// arrive waits until every pair reached trial k, or the group's ctx ends
+// (another pair failed).
+func (g *npTrialGroup) arrive(k int) error {
+	if k >= len(g.open) {
+		return fmt.Errorf("trial %d of %d", k+1, len(g.open))
+	}
+	g.mu.Lock()
+	g.count[k]++
+	if g.count[k] == g.pairs {
+		close(g.open[k])
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.open[k]:
+		return nil
+	case <-g.ctx.Done():
+		return fmt.Errorf("another pair failed: %w", context.Cause(g.ctx))
+	}
+}
+
+func (g *npTrialGroup) record(k int, start, end time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.first[k].IsZero() || start.Before(g.first[k]) {
+		g.first[k] = start
+	}
+	if end.After(g.last[k]) {
+		g.last[k] = end
+	}
+}
+
+// spans is each trial's wall time across the pairs.
+func (g *npTrialGroup) spans() []time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]time.Duration, len(g.first))
+	for k := range out {
+		out[k] = g.last[k].Sub(g.first[k])
+	}
+	return out
 }
 
 // Run implements timing.Probe.
@@ -135,9 +207,17 @@ func (p *npPointProbe) Run(ctx context.Context, n timing.Bytes, each []time.Dura
 		msg = n / 2
 	}
 	b := c.buffer(msg)
+	k := p.trial
+	p.trial++
+	if p.group != nil {
+		if err := p.group.arrive(k); err != nil {
+			return timing.Batch{}, err
+		}
+	}
 	if err := c.sync(); err != nil {
 		return timing.Batch{}, c.ioError(ctx, "the sync before a trial", err)
 	}
+	start := time.Now()
 	var total time.Duration
 	sendFirst := p.transmitter || p.bidir
 	for i := range each {
@@ -151,6 +231,9 @@ func (p *npPointProbe) Run(ctx context.Context, n timing.Bytes, each []time.Dura
 		}
 		each[i] = d
 		total += d
+	}
+	if p.group != nil {
+		p.group.record(k, start, time.Now())
 	}
 	return timing.Batch{Total: total, Timed: true}, nil
 }

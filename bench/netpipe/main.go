@@ -1,9 +1,11 @@
 // Command netpipe-vs-nptcp runs Debian's NPtcp and lvsperf's netpipe on the
 // same loopback in one run, interleaved (A/B/A/B), and prints the ratios the
 // project's goals are stated in: small-message latency, peak throughput and
-// the wall time of the full sweep to 8 MiB.
+// the wall time of the full sweep to 8 MiB. -mode bidir compares NPtcp -2
+// with lvsperf netpipe -2, -mode pairs 4 NPtcp pairs at once with lvsperf
+// netpipe --pairs 4 (aggregate rate: the pairs' rates summed per size).
 //
-//	go run ./bench/netpipe [-rounds 3] [-end 8388608]
+//	go run ./bench/netpipe [-mode pingpong,bidir,pairs] [-rounds 3] [-end 8388608] [-n 0] [-pairs 4]
 package main
 
 import (
@@ -52,28 +54,59 @@ func idleCheck() (busyPct, load float64) {
 	return results.Contention(before, after, runtime.NumCPU()).BusyPct, after.Load1
 }
 
+// bench is one comparison: how to run each tool once.
+type bench struct {
+	name       string
+	npt, ours  func(context.Context) (figures, error)
+	latencyFor string
+}
+
 func main() {
 	rounds := flag.Int("rounds", 3, "interleaved rounds of each tool")
 	end := flag.Int64("end", 8<<20, "largest base size (NetPIPE -u)")
+	modes := flag.String("mode", "pingpong", "comparisons to run, comma-separated: pingpong, bidir (NPtcp -2), pairs (N NPtcp pairs at once)")
+	reps := flag.Int("n", 0, "fixed repetitions per trial for both tools (NPtcp -n); 0 lets each calibrate")
+	pairs := flag.Int("pairs", 4, "pairs for -mode pairs")
 	flag.Parse()
 	if _, err := exec.LookPath("NPtcp"); err != nil {
 		fmt.Fprintln(os.Stderr, "NPtcp not found: apt-get install -y netpipe-tcp")
 		os.Exit(2)
 	}
 	ctx := context.Background()
+	for _, m := range strings.Split(*modes, ",") {
+		var b bench
+		switch m {
+		case "pingpong":
+			b = bench{name: "ping-pong", npt: func(ctx context.Context) (figures, error) { return runNPtcp(ctx, *end, *reps) },
+				ours: func(ctx context.Context) (figures, error) { return runOurs(ctx, *end, *reps) }}
+		case "bidir":
+			b = bench{name: "bidirectional (-2)", npt: func(ctx context.Context) (figures, error) { return runNPtcpPairs(ctx, *end, *reps, 1, true) },
+				ours: func(ctx context.Context) (figures, error) { return runOursNP(ctx, *end, *reps, 1, true) }}
+		case "pairs":
+			b = bench{name: fmt.Sprintf("%d pairs, aggregate", *pairs), npt: func(ctx context.Context) (figures, error) { return runNPtcpPairs(ctx, *end, *reps, *pairs, false) },
+				ours: func(ctx context.Context) (figures, error) { return runOursNP(ctx, *end, *reps, *pairs, false) }}
+		default:
+			fail(fmt.Errorf("-mode %q: want pingpong, bidir or pairs", m))
+		}
+		compare(ctx, b, *rounds)
+	}
+}
+
+func compare(ctx context.Context, b bench, rounds int) {
+	fmt.Printf("== %s\n", b.name)
 	var np, ours []figures
-	for r := range *rounds {
-		a, err := runNPtcp(ctx, *end)
+	for r := range rounds {
+		a, err := b.npt(ctx)
 		if err != nil {
 			fail(err)
 		}
-		b, err := runOurs(ctx, *end)
+		o, err := b.ours(ctx)
 		if err != nil {
 			fail(err)
 		}
-		np, ours = append(np, a), append(ours, b)
+		np, ours = append(np, a), append(ours, o)
 		fmt.Printf("round %d: NPtcp    latency %8v  peak %9.0f Mbit/s  sweep %6.1fs (%d sizes)  load %.2f  busy before %.0f%%\n", r+1, a.latency, a.peak, a.wall.Seconds(), a.points, a.load, a.other)
-		fmt.Printf("round %d: lvsperf  latency %8v  peak %9.0f Mbit/s  sweep %6.1fs (%d sizes)  load %.2f  busy before %.0f%%\n", r+1, b.latency, b.peak, b.wall.Seconds(), b.points, b.load, b.other)
+		fmt.Printf("round %d: lvsperf  latency %8v  peak %9.0f Mbit/s  sweep %6.1fs (%d sizes)  load %.2f  busy before %.0f%%\n", r+1, o.latency, o.peak, o.wall.Seconds(), o.points, o.load, o.other)
 	}
 	med := func(fs []figures, get func(figures) float64) float64 {
 		v := make([]float64, len(fs))
@@ -90,7 +123,7 @@ func main() {
 	rl := med(ours, lat) / med(np, lat)
 	rp := med(ours, peak) / med(np, peak)
 	rw := med(ours, wall) / med(np, wall)
-	fmt.Printf("\nmedians over %d interleaved rounds (%s, %d CPUs)\n", *rounds, runtime.GOARCH, runtime.NumCPU())
+	fmt.Printf("medians over %d interleaved rounds (%s, %d CPUs)\n", rounds, runtime.GOARCH, runtime.NumCPU())
 	fmt.Printf("  small-message latency  lvsperf %v  NPtcp %v  ratio %.3f  goal ≤ 1.10  %s\n",
 		time.Duration(med(ours, lat)*1e9), time.Duration(med(np, lat)*1e9), rl, verdict(rl <= 1.10))
 	fmt.Printf("  peak throughput        lvsperf %.0f  NPtcp %.0f Mbit/s  ratio %.3f  goal ≥ 0.95  %s\n", med(ours, peak), med(np, peak), rp, verdict(rp >= 0.95))
@@ -98,6 +131,7 @@ func main() {
 	if o := max(med(ours, other), med(np, other)); o > 25 {
 		fmt.Printf("  CONTENDED: other work kept %.0f%% of the CPUs busy just before the runs (median); the ratios are side by side but noisy\n", o)
 	}
+	fmt.Println()
 }
 
 func verdict(ok bool) string {
@@ -122,7 +156,7 @@ func freePort() (int, error) {
 }
 
 // runNPtcp runs NPtcp's receiver and transmitter on loopback and reads np.out.
-func runNPtcp(ctx context.Context, end int64) (figures, error) {
+func runNPtcp(ctx context.Context, end int64, reps int) (figures, error) {
 	var f figures
 	dir, err := os.MkdirTemp("", "nptcp")
 	if err != nil {
@@ -134,6 +168,9 @@ func runNPtcp(ctx context.Context, end int64) (figures, error) {
 		return f, err
 	}
 	args := []string{"-P", strconv.Itoa(port), "-u", strconv.FormatInt(end, 10)}
+	if reps > 0 {
+		args = append(args, "-n", strconv.Itoa(reps))
+	}
 	rx := exec.CommandContext(ctx, "NPtcp", args...)
 	rx.Dir = dir
 	if err := rx.Start(); err != nil {
@@ -175,9 +212,9 @@ func runNPtcp(ctx context.Context, end int64) (figures, error) {
 
 // runOurs runs `lvsperf netpipe`'s code path with its defaults: an
 // in-process receiver on loopback and the same schedule.
-func runOurs(ctx context.Context, end int64) (figures, error) {
+func runOurs(ctx context.Context, end int64, reps int) (figures, error) {
 	var f figures
-	cfg, err := netpipe.RunOptions{End: timing.Bytes(end)}.Config("netpipe", netpipe.DialProbe)
+	cfg, err := netpipe.RunOptions{End: timing.Bytes(end), Reps: reps}.Config("netpipe", netpipe.DialProbe)
 	if err != nil {
 		return f, err
 	}

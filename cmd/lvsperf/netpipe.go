@@ -81,6 +81,9 @@ func (f *netpipeFlags) parse() error {
 	f.opts.NoPerturbation = f.opts.Perturbation == 0
 	f.opts.Pin, f.opts.CPU = f.cpu >= 0, f.cpu
 	f.opts.Delay = !f.nodelay
+	if p := f.opts.Peer; p != "" && p != netpipe.PeerLvsperf && p != netpipe.PeerNPtcp {
+		return fmt.Errorf("--peer %q: want lvsperf or nptcp", p)
+	}
 	if f.loopback && f.opts.Host != "" {
 		return fmt.Errorf("--loopback and --host exclude each other: drop one")
 	}
