@@ -147,6 +147,13 @@ func runOursNP(ctx context.Context, end int64, reps, pairs int, bidir bool) (fig
 			f.latency = min(f.latency, worstPair(res.Run.Series, f.points-1, p.Min))
 		}
 		f.peak = max(f.peak, p.Rate().Mbps())
+		if len(res.Run.Series) > 1 {
+			var sum float64
+			for _, ps := range res.Run.Series[1:] {
+				sum += ps.Points[f.points-1].Rate().Mbps()
+			}
+			f.sumPeak = max(f.sumPeak, sum)
+		}
 	}
 	return f, nil
 }
