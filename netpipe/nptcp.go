@@ -224,19 +224,31 @@ func (c *npConn) exchange(b []byte, sendFirst bool) error {
 }
 
 // quit is CleanUp: the transmitter sends QUIT and reads it back, the
-// receiver the other way round.
-func (c *npConn) quit(transmitter bool) error {
+// receiver the other way round. A peer that does not answer within wait
+// (its schedule is longer than ours) has the connection closed on it.
+func (c *npConn) quit(transmitter bool, wait time.Duration) error {
+	stop := time.AfterFunc(wait, func() { c.c.Close() })
+	defer stop.Stop()
 	b := make([]byte, len(npQuit))
 	if transmitter {
 		if err := c.c.WriteAll(npQuit); err != nil {
 			return err
 		}
-		return c.c.ReadFull(b)
+		if err := c.c.ReadFull(b); err != nil {
+			return fmt.Errorf("NPtcp peer %s did not answer QUIT within %v (does it have a larger -u, or another -l, -p?): %w", c.peer, wait, err)
+		}
+	} else {
+		if err := c.c.ReadFull(b); err != nil {
+			return err
+		}
+		if err := c.c.WriteAll(npQuit); err != nil {
+			return err
+		}
 	}
-	if err := c.c.ReadFull(b); err != nil {
-		return err
+	if string(b[:4]) != "QUIT" {
+		return fmt.Errorf("NPtcp peer %s sent %q where NPtcp ends with \"QUIT\" (do the two ends differ in -l, -u, -p?)", c.peer, b)
 	}
-	return c.c.WriteAll(npQuit)
+	return nil
 }
 
 func (c *npConn) ioError(ctx context.Context, what string, err error) error {

@@ -230,7 +230,7 @@ func runNP(ctx context.Context, cfg NPRunConfig, run *results.Run, save func() e
 				for _, t := range txs {
 					t.Abort()
 				}
-				return fmt.Errorf("at %d bytes: %w", n, err)
+				return err // timing.Sweep names the size
 			}
 			for i, p := range pts {
 				run.Series[first+i].Points = append(run.Series[first+i].Points, p)
@@ -254,7 +254,16 @@ func runNP(ctx context.Context, cfg NPRunConfig, run *results.Run, save func() e
 			}
 		}
 	}
-	return nil
+	// NPtcp's closing QUIT tells whether the receivers agreed on the schedule.
+	for i, t := range txs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = t.Close()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // aggregate combines the pairs' points of one size, measured with their

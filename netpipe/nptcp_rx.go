@@ -182,7 +182,7 @@ func answerNP(ctx context.Context, c *npConn, groups []NPGroup, bidir bool) ([]t
 			tlast = sr.Points[0].Min
 		}
 	}
-	if err := c.quit(false); err != nil {
+	if err := c.quit(false, 5*time.Second); err != nil {
 		return pts, c.ioError(ctx, "the closing QUIT", err)
 	}
 	return pts, nil

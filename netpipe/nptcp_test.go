@@ -17,11 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsperf/lvsperf/internal/wire"
 	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
 const mib8 = 8 * timing.MiB
+
+func wireOpts(io time.Duration) wire.SockOptions { return wire.SockOptions{IOTimeout: io} }
 
 // needNPtcp returns the path of Debian's NPtcp (package netpipe-tcp); a
 // missing binary fails under CI=true and skips elsewhere.
@@ -478,5 +481,32 @@ func TestNPWrongPeer(t *testing.T) {
 	res, err := RunNP(ctx, NPRunConfig{Addrs: []string{s.Addr()}, NP: o, TrialTime: time.Millisecond})
 	if err != nil || len(res.Run.Series[0].Points) == 0 {
 		t.Fatalf("receiver stopped serving after garbage: %v", err)
+	}
+}
+
+// TestNPtcpScheduleMismatch: ends given different -u lose step; both ways
+// end in an error that says so, within seconds.
+func TestNPtcpScheduleMismatch(t *testing.T) {
+	bin := needNPtcp(t)
+	for _, c := range []struct {
+		theirs, ours string
+		want         string
+	}{{"4096", "1024", "QUIT"}, {"1024", "4096", "-u"}} {
+		port := freePorts(t, 1)
+		_, _ = startNPtcp(t, bin, "-P", strconv.Itoa(port), "-u", c.theirs)
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		waitListen(t, addr)
+		end, _ := strconv.Atoi(c.ours)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		start := time.Now()
+		_, err := RunNP(ctx, NPRunConfig{Addrs: []string{addr}, Remote: true, NP: NPOptions{Start: 1, End: timing.Bytes(end), Perturbation: 3, Sock: wireOpts(3 * time.Second)}, TrialTime: time.Millisecond})
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NPtcp -u %s, lvsperf -u %s: err = %v, want one mentioning %q", c.theirs, c.ours, err, c.want)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("NPtcp -u %s, lvsperf -u %s: gave up after %v", c.theirs, c.ours, d)
+		}
+		t.Logf("NPtcp -u %s, lvsperf -u %s: %v", c.theirs, c.ours, err)
 	}
 }

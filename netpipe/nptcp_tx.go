@@ -70,8 +70,8 @@ func (t *NPTransmitter) Close() error {
 	if t.conn == nil {
 		return nil
 	}
-	_ = t.conn.quit(true)
-	err := t.conn.c.Close()
+	err := t.conn.quit(true, 5*time.Second)
+	t.conn.c.Close()
 	t.conn = nil
 	return err
 }
