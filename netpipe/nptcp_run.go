@@ -184,6 +184,15 @@ func runNP(ctx context.Context, cfg NPRunConfig, run *results.Run, save func() e
 		run.Series[i].Options = topts
 		run.Series[i].ClockOverhead = clock
 	}
+	if pairs > 1 {
+		// The aggregate's points carry every pair's bytes.
+		agg := topts
+		agg.Sizes = make([]timing.Bytes, len(topts.Sizes))
+		for i, n := range topts.Sizes {
+			agg.Sizes[i] = n * timing.Bytes(pairs)
+		}
+		run.Series[0].Options = agg
+	}
 	// est is each pair's estimate of one repetition at the previous size.
 	est := make([]time.Duration, pairs)
 	prevN := groups[0][0]

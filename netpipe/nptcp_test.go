@@ -381,6 +381,9 @@ func checkPairs(t *testing.T, series []results.Series, pairs int) {
 		t.Fatalf("%d series, want the aggregate and %d pairs", len(series), pairs)
 	}
 	for i, agg := range series[0].Points {
+		if series[0].Options.Sizes[i] != agg.Bytes {
+			t.Errorf("aggregate point %d: %d bytes, its options say %d", i, agg.Bytes, series[0].Options.Sizes[i])
+		}
 		var sum float64 // the pairs' own rates, summed
 		for _, s := range series[1:] {
 			p := s.Points[i]
