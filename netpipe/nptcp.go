@@ -170,12 +170,25 @@ func npHandshake(ctx context.Context, tc *net.TCPConn, o NPOptions, role string)
 	return &npConn{c: w, peer: peer}, nil
 }
 
+// errNPQuit is a peer's QUIT where a Sync belonged: its schedule ended
+// before ours (or it resets connections, NPtcp's -r and -s).
+var errNPQuit = errors.New("the peer sent NPtcp's QUIT where a sync belonged")
+
 func (c *npConn) sync() error {
 	if err := c.c.WriteAll([]byte(npSync)); err != nil {
 		return err
 	}
 	var b [len(npSync)]byte
-	if err := c.c.ReadFull(b[:]); err != nil {
+	// QUIT is 5 bytes and Sync 6: look at 5 first, so a peer that ends
+	// early is told apart instead of waited for.
+	if err := c.c.ReadFull(b[:len(npQuit)]); err != nil {
+		return err
+	}
+	if string(b[:len(npQuit)]) == string(npQuit) {
+		_ = c.c.WriteAll(npQuit)
+		return errNPQuit
+	}
+	if err := c.c.ReadFull(b[len(npQuit):]); err != nil {
 		return err
 	}
 	if string(b[:]) != npSync {
@@ -254,6 +267,9 @@ func (c *npConn) quit(transmitter bool, wait time.Duration) error {
 func (c *npConn) ioError(ctx context.Context, what string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if errors.Is(err, errNPQuit) {
+		return fmt.Errorf("NPtcp peer %s ended its run at %s, before this end's schedule did: it has a smaller -u (or another -l, -p), or runs with -r or -s, which lvsperf does not follow: %w", c.peer, what, err)
 	}
 	if wire.IsClosed(err) {
 		return fmt.Errorf("NPtcp peer %s closed the connection during %s (did it stop early, or do the two ends differ in -l, -u, -p, -2?): %w", c.peer, what, err)

@@ -513,3 +513,29 @@ func TestNPtcpScheduleMismatch(t *testing.T) {
 		t.Logf("NPtcp -u %s, lvsperf -u %s: %v", c.theirs, c.ours, err)
 	}
 }
+
+// TestAnswerNPtcpShorterTransmitter: an NPtcp transmitter with a smaller
+// -u ends early; the receiver says so at once instead of waiting.
+func TestAnswerNPtcpShorterTransmitter(t *testing.T) {
+	bin := needNPtcp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := NewNPServer(ctx, "127.0.0.1:0", NPOptions{Start: 1, End: 4096, Perturbation: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, p, _ := net.SplitHostPort(s.Addr())
+	start := time.Now()
+	_, wait := startNPtcp(t, bin, "-h", "127.0.0.1", "-P", p, "-u", "1024", "-n", "5")
+	if err := wait(); err != nil {
+		t.Fatalf("NPtcp transmitter: %v", err)
+	}
+	for s.Errors() == 0 && time.Since(start) < 5*time.Second {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Err(); err == nil || !strings.Contains(err.Error(), "smaller -u") {
+		t.Fatalf("receiver error %v, want one saying the transmitter has a smaller -u", err)
+	}
+	t.Logf("%v after %v", s.Err(), time.Since(start).Round(time.Millisecond))
+}
