@@ -1,0 +1,347 @@
+package headline
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lvsperf/lvsperf/ptester"
+	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/timing"
+)
+
+// Curve is one fitted curve as the headline sees it: which probe, which
+// mode of that probe (the http sweep's persistent or non-persistent, a
+// copy's direction; "" when the probe has one), which path, and its fit.
+type Curve struct {
+	Probe, Mode, Path string
+	Fit               *timing.Fit
+	// FitError says why there is no fit.
+	FitError string
+	// Hits is the hammer's hits/s at HitsAt bytes (0 when not an http sweep).
+	Hits   float64
+	HitsAt timing.Bytes
+}
+
+// FromRuns lists the curves of runs: every series, its path defaulting to
+// its run's.
+func FromRuns(runs []*results.Run) []Curve {
+	var cs []Curve
+	for _, r := range runs {
+		for _, s := range r.Series {
+			c := Curve{Probe: r.Probe, Path: s.Path, Fit: s.Fit, FitError: s.FitError}
+			if c.Path == "" {
+				c.Path = r.Path
+			}
+			if s.Label != c.Path && s.Label != "" {
+				c.Mode = s.Label
+			}
+			if r.Probe == "http" && len(s.Points) > 0 {
+				n := s.Points[0].Bytes
+				if h, err := strconv.ParseFloat(s.Info[ptester.InfoKey(ptester.InfoHitsPerSec, n)], 64); err == nil && h > 0 {
+					c.Hits, c.HitsAt = h, n
+				}
+			}
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// Runs returns the headlines of runs; see Curves.
+func Runs(runs ...*results.Run) []string { return Curves(FromRuns(runs)) }
+
+// Curves returns one line per curve that is not compared with another,
+// and, for every probe and mode measured direct and over other paths, one
+// line per other path: the latency it adds per round trip (or transfer)
+// and the share of direct's max_rate it keeps, with 95% intervals (and
+// the hits/s ratio for http sweeps).
+func Curves(cs []Curve) []string {
+	type key struct{ probe, mode string }
+	var order []key
+	groups := map[key][]Curve{}
+	for _, c := range cs {
+		k := key{c.Probe, c.Mode}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], c)
+	}
+	var lines []string
+	for _, k := range order {
+		g := groups[k]
+		ref := -1
+		for i, c := range g {
+			if c.Path == "direct" {
+				ref = i
+				break
+			}
+		}
+		if ref < 0 || len(g) == 1 {
+			for _, c := range g {
+				lines = append(lines, single(c)...)
+			}
+			continue
+		}
+		for i, c := range g {
+			if i == ref || c.Path == "direct" {
+				continue
+			}
+			lines = append(lines, compared(g[ref], c)...)
+		}
+	}
+	return lines
+}
+
+// name is how a line names a curve's probe and mode.
+func name(c Curve) string {
+	if c.Mode == "" {
+		return c.Probe
+	}
+	return c.Mode
+}
+
+// per says what one transfer of the probe is, and how many fitted
+// latencies make one: netpipe times half a round trip.
+func per(probe string) (string, float64) {
+	switch probe {
+	case "netpipe":
+		return "per round trip", 2
+	case "stream":
+		return "per message", 1
+	case "http":
+		return "per GET", 1
+	case "rsh", "lpd", "nfs", "ftp":
+		return "per copy", 1
+	}
+	return "per transfer", 1
+}
+
+func single(c Curve) []string {
+	head := fmt.Sprintf("%s %s:", name(c), orDash(c.Path))
+	if c.Fit == nil {
+		return []string{fmt.Sprintf("%s no fit (%s)", head, orDash(c.FitError))}
+	}
+	f := c.Fit
+	unit, k := per(c.Probe)
+	lat := fmt.Sprintf("latency %s %s (95%% CI %s)", fmtDur(time.Duration(k*float64(f.Latency))), unit,
+		span(k*float64(f.LatencyCI[0]), k*float64(f.LatencyCI[1]), durString))
+	rate := fmt.Sprintf("max_rate %s (95%% CI %s)", f.MaxRate, span(float64(f.MaxRateCI[0]), float64(f.MaxRateCI[1]), rateString))
+	var more []string
+	if c.Hits > 0 {
+		more = append(more, fmt.Sprintf("%s hits/s at %s", fmtCount(c.Hits), c.HitsAt))
+	}
+	return withMore(head+" "+lat+", "+rate, append(more, doubt(c)...))
+}
+
+// withMore puts the secondary facts on an indented second line.
+func withMore(first string, more []string) []string {
+	if len(more) == 0 {
+		return []string{first}
+	}
+	return []string{first, "  " + strings.Join(more, "; ")}
+}
+
+func compared(ref, c Curve) []string {
+	head := fmt.Sprintf("%s: %s", name(c), c.Path)
+	if ref.Fit == nil || c.Fit == nil {
+		why := "direct has no fit"
+		if c.Fit == nil {
+			why = c.Path + " has no fit (" + orDash(c.FitError) + ")"
+		}
+		return []string{fmt.Sprintf("%s vs direct: cannot compare, %s", head, why)}
+	}
+	unit, k := per(c.Probe)
+	d, lo, hi := diffCI(ref.Fit, c.Fit)
+	verb := "adds"
+	if d < 0 {
+		verb = "saves"
+	}
+	s := fmt.Sprintf("%s %s %s %s (95%% CI %s)", head, verb, fmtDur(time.Duration(math.Abs(k*d))), unit,
+		span(k*lo, k*hi, durString))
+	r, rlo, rhi := ratioCI(ref.Fit, c.Fit)
+	s += fmt.Sprintf(" and keeps %s of direct's max_rate (95%% CI %s)", pct(r), span(rlo, rhi, pctString))
+	var more []string
+	if ref.Hits > 0 && c.Hits > 0 && ref.HitsAt == c.HitsAt {
+		more = append(more, fmt.Sprintf("hits/s at %s: %s, %.2f× direct's %s", c.HitsAt, fmtCount(c.Hits), c.Hits/ref.Hits, fmtCount(ref.Hits)))
+	}
+	return withMore(s, append(more, doubt(ref, c)...))
+}
+
+// doubt names, briefly, what the fits' models got wrong.
+func doubt(cs ...Curve) []string {
+	var named []string
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if c.Fit == nil || c.Fit.OK {
+			continue
+		}
+		for _, p := range c.Fit.Problems {
+			short, _, _ := strings.Cut(p, ":")
+			if short = strings.TrimSpace(short); !seen[short] {
+				seen[short] = true
+				named = append(named, short)
+			}
+		}
+	}
+	if len(named) == 0 {
+		return nil
+	}
+	if len(named) > 3 {
+		named = append(named[:3], fmt.Sprintf("%d more", len(named)-3))
+	}
+	return []string{"the model fits poorly: " + strings.Join(named, ", ")}
+}
+
+// diffCI returns c's fitted latency less ref's, with its 95% interval.
+func diffCI(ref, c *timing.Fit) (d, lo, hi float64) {
+	l0, l1 := float64(ref.Latency), float64(c.Latency)
+	d = l1 - l0
+	lo = d - math.Hypot(l1-float64(c.LatencyCI[0]), float64(ref.LatencyCI[1])-l0)
+	hi = d + math.Hypot(float64(c.LatencyCI[1])-l1, l0-float64(ref.LatencyCI[0]))
+	return d, lo, hi
+}
+
+// ratioCI returns c's fitted max_rate over ref's, with its 95% interval;
+// a side the fits cannot bound is 0 (below) or +Inf (above).
+func ratioCI(ref, c *timing.Fit) (r, lo, hi float64) {
+	m0, m1 := float64(ref.MaxRate), float64(c.MaxRate)
+	if m0 <= 0 || m1 <= 0 {
+		return math.NaN(), 0, math.Inf(1)
+	}
+	r = m1 / m0
+	ln := func(v float64) float64 {
+		if v <= 0 {
+			return math.Inf(-1)
+		}
+		return math.Log(v)
+	}
+	below := math.Hypot(math.Log(m1)-ln(float64(c.MaxRateCI[0])), ln(float64(ref.MaxRateCI[1]))-math.Log(m0))
+	above := math.Hypot(ln(float64(c.MaxRateCI[1]))-math.Log(m1), math.Log(m0)-ln(float64(ref.MaxRateCI[0])))
+	lo, hi = r*math.Exp(-below), r*math.Exp(above)
+	if math.IsNaN(lo) {
+		lo = 0
+	}
+	if math.IsNaN(hi) {
+		hi = math.Inf(1)
+	}
+	return r, lo, hi
+}
+
+// span writes an interval: "a–b", "a to b" when a bound is negative,
+// "≥ a" or "≤ b" when one side is unbounded.
+func span(lo, hi float64, f func(float64) string) string {
+	loOpen := lo <= 0 && f(0) == "" || math.IsInf(lo, -1)
+	hiOpen := math.IsInf(hi, 1) || math.IsNaN(hi)
+	switch {
+	case loOpen && hiOpen:
+		return "unbounded"
+	case hiOpen:
+		return "≥ " + f(lo)
+	case loOpen:
+		return "≤ " + f(hi)
+	}
+	a, b := f(lo), f(hi)
+	// One unit for both ends when they share it: "41.1–58.9 µs".
+	if i, j := strings.LastIndexByte(a, ' '), strings.LastIndexByte(b, ' '); i > 0 && j > 0 && a[i:] == b[j:] {
+		a = a[:i]
+	} else if strings.HasSuffix(a, "%") && strings.HasSuffix(b, "%") {
+		a = strings.TrimSuffix(a, "%")
+	}
+	if lo < 0 || hi < 0 {
+		return a + " to " + b
+	}
+	return a + "–" + b
+}
+
+// durString formats nanoseconds; it is defined at and below 0 (differences).
+func durString(ns float64) string {
+	if ns < 0 {
+		return "−" + fmtDur(time.Duration(-ns))
+	}
+	return fmtDur(time.Duration(ns))
+}
+
+// rateString formats bit/s; 0 and below is "" (an unbounded lower end).
+func rateString(v float64) string {
+	if v <= 0 {
+		return ""
+	}
+	return timing.BitsPerSecond(v).String()
+}
+
+// pctString formats a ratio as a percentage; 0 and below is "".
+func pctString(v float64) string {
+	if v <= 0 {
+		return ""
+	}
+	return pct(v)
+}
+
+func pct(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "?"
+	}
+	p := 100 * v
+	if p < 10 {
+		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
+	}
+	return strconv.FormatFloat(p, 'f', 0, 64) + "%"
+}
+
+// fmtDur writes a duration with three significant digits.
+func fmtDur(d time.Duration) string {
+	v := float64(d)
+	switch {
+	case v < 1e3:
+		return strconv.FormatFloat(v, 'f', 0, 64) + " ns"
+	case v < 1e6:
+		return sig3(v/1e3) + " µs"
+	case v < 1e9:
+		return sig3(v/1e6) + " ms"
+	}
+	return sig3(v/1e9) + " s"
+}
+
+func sig3(v float64) string {
+	switch {
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	case v < 100:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+// fmtCount writes a count per second with thin grouping: 14 321.
+func fmtCount(v float64) string {
+	s := strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// Write prints lines, each on its own line.
+func Write(w io.Writer, lines []string) error {
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(w, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
