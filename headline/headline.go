@@ -31,14 +31,16 @@ type Curve struct {
 func FromRuns(runs []*results.Run) []Curve {
 	var cs []Curve
 	for _, r := range runs {
-		for _, s := range r.Series {
-			c := Curve{Probe: r.Probe, Path: s.Path, Fit: s.Fit, FitError: s.FitError}
-			if c.Path == "" {
-				c.Path = r.Path
+		paths := make([]string, len(r.Series))
+		for i, s := range r.Series {
+			paths[i] = s.Path
+			if paths[i] == "" {
+				paths[i] = r.Path
 			}
-			if s.Label != c.Path && s.Label != "" {
-				c.Mode = s.Label
-			}
+		}
+		for i, s := range r.Series {
+			c := Curve{Probe: r.Probe, Path: paths[i], Fit: s.Fit, FitError: s.FitError}
+			c.Mode = ModeOf(s.Label, paths[i], paths)
 			if r.Probe == "http" && len(s.Points) > 0 {
 				n := s.Points[0].Bytes
 				if h, err := strconv.ParseFloat(s.Info[ptester.InfoKey(ptester.InfoHitsPerSec, n)], 64); err == nil && h > 0 {
@@ -49,6 +51,24 @@ func FromRuns(runs []*results.Run) []Curve {
 		}
 	}
 	return cs
+}
+
+// ModeOf returns the mode of a curve labelled label over path, among
+// curves over paths (its own included): its label when another of them
+// took the same path (the http sweep's two modes, a copy's directions),
+// else "" (series that differ only by their path, as netpipe --via
+// direct,director's).
+func ModeOf(label, path string, paths []string) string {
+	n := 0
+	for _, p := range paths {
+		if p == path {
+			n++
+		}
+	}
+	if n > 1 {
+		return label
+	}
+	return ""
 }
 
 // Runs returns the headlines of runs; see Curves.
@@ -130,6 +150,9 @@ func single(c Curve) []string {
 	lat := fmt.Sprintf("latency %s %s (95%% CI %s)", fmtDur(time.Duration(k*float64(f.Latency))), unit,
 		span(k*float64(f.LatencyCI[0]), k*float64(f.LatencyCI[1]), durString))
 	rate := fmt.Sprintf("max_rate %s (95%% CI %s)", f.MaxRate, span(float64(f.MaxRateCI[0]), float64(f.MaxRateCI[1]), rateString))
+	if !bounded(f.MaxRate) {
+		rate = fmt.Sprintf("max_rate not bounded by the sizes (peak %s at %s)", f.PeakRate, f.PeakSize)
+	}
 	var more []string
 	if c.Hits > 0 {
 		more = append(more, fmt.Sprintf("%s hits/s at %s", fmtCount(c.Hits), c.HitsAt))
@@ -162,8 +185,13 @@ func compared(ref, c Curve) []string {
 	}
 	s := fmt.Sprintf("%s %s %s %s (95%% CI %s)", head, verb, fmtDur(time.Duration(math.Abs(k*d))), unit,
 		span(k*lo, k*hi, durString))
-	r, rlo, rhi := ratioCI(ref.Fit, c.Fit)
-	s += fmt.Sprintf(" and keeps %s of direct's max_rate (95%% CI %s)", pct(r), span(rlo, rhi, pctString))
+	if bounded(ref.Fit.MaxRate) && bounded(c.Fit.MaxRate) {
+		r, rlo, rhi := ratioCI(ref.Fit, c.Fit)
+		s += fmt.Sprintf(" and keeps %s of direct's max_rate (95%% CI %s)", pct(r), span(rlo, rhi, pctString))
+	} else if ref.Fit.PeakRate > 0 && c.Fit.PeakRate > 0 {
+		s += fmt.Sprintf(" and reaches %s of direct's peak rate (no max_rate: the sizes do not bound it)",
+			pct(float64(c.Fit.PeakRate)/float64(ref.Fit.PeakRate)))
+	}
 	var more []string
 	if ref.Hits > 0 && c.Hits > 0 && ref.HitsAt == c.HitsAt {
 		more = append(more, fmt.Sprintf("hits/s at %s: %s, %.2f× direct's %s", c.HitsAt, fmtCount(c.Hits), c.Hits/ref.Hits, fmtCount(ref.Hits)))
@@ -174,17 +202,23 @@ func compared(ref, c Curve) []string {
 // doubt names, briefly, what the fits' models got wrong.
 func doubt(cs ...Curve) []string {
 	var named []string
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for _, c := range cs {
 		if c.Fit == nil || c.Fit.OK {
 			continue
 		}
 		for _, p := range c.Fit.Problems {
 			short, _, _ := strings.Cut(p, ":")
-			if short = strings.TrimSpace(short); !seen[short] {
-				seen[short] = true
+			short, _, _ = strings.Cut(short, " at ") // "dropout at 3 bytes"
+			if short = strings.TrimSpace(short); seen[short] == 0 {
 				named = append(named, short)
 			}
+			seen[short]++
+		}
+	}
+	for i, n := range named {
+		if seen[n] > 1 {
+			named[i] = fmt.Sprintf("%s ×%d", n, seen[n])
 		}
 	}
 	if len(named) == 0 {
@@ -194,6 +228,11 @@ func doubt(cs ...Curve) []string {
 		named = append(named[:3], fmt.Sprintf("%d more", len(named)-3))
 	}
 	return []string{"the model fits poorly: " + strings.Join(named, ", ")}
+}
+
+// bounded reports whether a fitted max_rate is a finite, positive rate.
+func bounded(r timing.BitsPerSecond) bool {
+	return r > 0 && !math.IsInf(float64(r), 0) && !math.IsNaN(float64(r))
 }
 
 // diffCI returns c's fitted latency less ref's, with its 95% interval.

@@ -68,6 +68,23 @@ func TestNetpipeDirectAndDirector(t *testing.T) {
 	golden(t, "netpipe", lines)
 }
 
+func TestUnboundedMaxRate(t *testing.T) {
+	r := netpipeRun()
+	for i := range r.Series {
+		f := r.Series[i].Fit
+		f.MaxRate, f.MaxRateCI[1] = timing.BitsPerSecond(math.Inf(1)), timing.BitsPerSecond(math.Inf(1))
+		f.PeakRate, f.PeakSize = timing.BitsPerSecond(4e9*float64(2-i)), 65536
+	}
+	lines := headline.Runs(r)
+	if !strings.Contains(lines[0], "reaches 50% of direct's peak rate (no max_rate") {
+		t.Errorf("%q", lines)
+	}
+	lines = headline.Runs(&results.Run{Probe: "netpipe", Path: "direct", Series: r.Series[:1]})
+	if !strings.Contains(lines[0], "max_rate not bounded by the sizes (peak 8.00 Gbit/s at 64KiB)") {
+		t.Errorf("%q", lines)
+	}
+}
+
 func TestSinglePath(t *testing.T) {
 	r := netpipeRun()
 	r.Series = r.Series[:1]

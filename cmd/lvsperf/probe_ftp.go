@@ -49,7 +49,7 @@ Examples:
 			o.Server.Storage = ftp.Storage(f.storage)
 			o.Path = f.path()
 			o.Timing.Budget = f.budget
-			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
+			o.OutDir, o.Progress = f.out, f.progress(cmd)
 			o.Name = "ftp-" + pathLabel(o.Path, f.host)
 			res, err := ftp.Sweep(cmd.Context(), o)
 			return f.report(cmd, res, err)

@@ -39,7 +39,7 @@ Examples:
 			o.Host = withPort(o.Host, "515")
 			o.Path = f.path()
 			o.Timing.Budget = f.budget
-			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
+			o.OutDir, o.Progress = f.out, f.progress(cmd)
 			o.Name = "lpd-" + pathLabel(o.Path, o.Host)
 			res, err := lpd.Sweep(cmd.Context(), o)
 			return f.report(cmd, res, err)

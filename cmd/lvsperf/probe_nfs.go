@@ -82,7 +82,7 @@ Examples:
 			o.Client.MountAddr = f.mount
 			o.Path = f.path()
 			o.Timing.Budget = f.budget
-			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
+			o.OutDir, o.Progress = f.out, f.progress(cmd)
 			o.Name = "nfs-" + pathLabel(o.Path, f.host)
 			res, err := nfs.Sweep(cmd.Context(), o)
 			return f.report(cmd, res, err)

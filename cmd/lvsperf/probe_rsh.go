@@ -51,7 +51,7 @@ Examples:
 			o.Host = withPort(o.Host, "514")
 			o.Path = f.path()
 			o.Timing.Budget = f.budget
-			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
+			o.OutDir, o.Progress = f.out, f.progress(cmd)
 			o.Name = "rsh-" + f.sink + "-" + pathLabel(o.Path, o.Host)
 			res, err := rsh.Sweep(cmd.Context(), o)
 			return f.report(cmd, res, err)
