@@ -95,7 +95,7 @@ func Curves(cs []Curve) []string {
 		g := groups[k]
 		ref := -1
 		for i, c := range g {
-			if c.Path == "direct" {
+			if isDirect(c.Path) {
 				ref = i
 				break
 			}
@@ -107,7 +107,7 @@ func Curves(cs []Curve) []string {
 			continue
 		}
 		for i, c := range g {
-			if i == ref || c.Path == "direct" {
+			if i == ref || isDirect(c.Path) {
 				continue
 			}
 			lines = append(lines, compared(g[ref], c)...)
@@ -115,6 +115,10 @@ func Curves(cs []Curve) []string {
 	}
 	return lines
 }
+
+// isDirect reports whether path is the direct one: "direct", or the lab's
+// "lab/direct".
+func isDirect(path string) bool { return path == "direct" || strings.HasSuffix(path, "/direct") }
 
 // name is how a line names a curve's probe and mode.
 func name(c Curve) string {
@@ -325,7 +329,7 @@ func pct(v float64) string {
 		return "?"
 	}
 	p := 100 * v
-	if p < 10 {
+	if p < 100 {
 		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
 	}
 	return strconv.FormatFloat(p, 'f', 0, 64) + "%"
