@@ -233,7 +233,9 @@ figcaption{font-size:13px;color:#555f6d}
 details{margin:6px 0 18px}
 summary{cursor:pointer;color:#38414f;font-weight:600}
 .figs figure{max-width:960px}
-@media (max-width:600px){main{padding:14px 12px 40px}h1{font-size:22px}.summary li{font-size:15px}table{font-size:12px}.env th{width:auto}}
+@media (max-width:600px){main{padding:14px 12px 40px}h1{font-size:22px}.summary li{font-size:15px}table{font-size:12px}.env th{width:auto}
+.scroll td{white-space:nowrap}.env td{white-space:normal}
+figure{overflow-x:auto}figure img{max-width:none;width:640px}}
 </style></head><body><main>
 <h1>{{.Title}}</h1>
 <section class="summary" id="summary"><b>Summary</b>
