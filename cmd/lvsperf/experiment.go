@@ -28,10 +28,14 @@ func newExperimentCmd() *cobra.Command {
 		Long:  "Experiments:\n" + strings.Join(list, "\n"),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !knownExperiment(args[0]) {
+				_, err := experiment.Run(cmd.Context(), args[0], o) // says which names exist
+				return usageError(err)
+			}
 			if maxSize != "" {
 				n, err := timing.ParseBytes(maxSize)
 				if err != nil {
-					return err
+					return usageError(err)
 				}
 				o.MaxSize = n
 			}

@@ -118,3 +118,16 @@ func showExperiments(w io.Writer, reps []*experiment.Report, asJSON, quiet bool)
 	}
 	return writeHeadline(w, lines, !quiet)
 }
+
+// knownExperiment reports whether name is an experiment (or "all").
+func knownExperiment(name string) bool {
+	if name == "all" {
+		return true
+	}
+	for _, n := range experiment.Names() {
+		if n[0] == name {
+			return true
+		}
+	}
+	return false
+}

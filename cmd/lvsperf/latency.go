@@ -54,6 +54,9 @@ func newLatencyTableCmd() *cobra.Command {
 			"  lvsperf latency-table --services netpipe,http --via direct --budget 10s",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkVia(vias...); err != nil {
+				return err
+			}
 			for _, v := range vias {
 				o.Vias = append(o.Vias, paths.Via(v))
 			}

@@ -99,6 +99,9 @@ func newPingStreamCmd(probe, short string, dial func(context.Context, netpipe.Op
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.parse(); err != nil {
+				return usageError(err)
+			}
+			if err := checkVia(f.opts.Via...); err != nil {
 				return err
 			}
 			if f.serve {
@@ -106,7 +109,7 @@ func newPingStreamCmd(probe, short string, dial func(context.Context, netpipe.Op
 			}
 			cfg, err := f.opts.Config(probe, dial)
 			if err != nil {
-				return err
+				return usageError(err) // options out of range or inconsistent
 			}
 			return runAndReport(cmd.Context(), cfg, f.json, f.quiet, f.noPlots)
 		},

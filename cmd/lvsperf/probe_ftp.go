@@ -47,6 +47,9 @@ Examples:
 			}
 			o.Client.Addr = withPort(f.host, "21")
 			o.Server.Storage = ftp.Storage(f.storage)
+			if err := checkVia(f.via); err != nil {
+				return err
+			}
 			o.Path = f.path()
 			o.Timing.Budget = f.budget
 			o.OutDir, o.Progress = f.out, f.progress(cmd)

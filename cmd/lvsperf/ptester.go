@@ -63,7 +63,7 @@ default 100) and non-persistent (-k 1), -t per size (default 0.5 s, split in
 figure, with the latency/max_rate fit) into --out.
 
 Examples:
-  lvsperf serve http --addr 127.0.0.1:8080 &
+  lvsperf serve http --listen 127.0.0.1:8080 &
   lvsperf ptester -h 127.0.0.1:8080 -t 10 -k 1 -c 32 /file/file.0
   lvsperf ptester -h 127.0.0.1:8080 -t 5 -k 100 -c 4 --rate 2000 /file/file.10
   lvsperf ptester --sweep --via director --realservers 2 -c 4 --out results/`,
@@ -84,11 +84,14 @@ Examples:
 			if flags.Changed("time") {
 				d, err := ptester.ParseSeconds(f.seconds)
 				if err != nil {
-					return err
+					return usageError(err)
 				}
 				f.o.Duration = d
 			}
 			spec := paths.Spec{Via: paths.Via(f.via), Scheduler: f.scheduler, Realservers: f.realservers}
+			if err := checkVia(f.via); err != nil {
+				return err
+			}
 			if f.sweep {
 				return runPtesterSweep(cmd, f, spec)
 			}
@@ -97,10 +100,10 @@ Examples:
 				chk.Target = "127.0.0.1:80" // servers are started below
 			}
 			if err := chk.Check(); err != nil {
-				return err
+				return usageError(err)
 			}
 			if f.o.Target != "" && spec.Via == paths.Director {
-				return fmt.Errorf("--via director starts file servers behind the director: omit -h, or point -h at a running director")
+				return usageError(fmt.Errorf("--via director starts file servers behind the director: omit -h, or point -h at a running director"))
 			}
 			ctx := cmd.Context() // cancelled on SIGINT/SIGTERM by main
 			var rep *ptester.Report
@@ -173,7 +176,7 @@ func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error 
 		chk.Target = "127.0.0.1:80" // the sweep starts its own servers
 	}
 	if err := chk.Check(); err != nil {
-		return err
+		return usageError(err)
 	}
 	ctx := cmd.Context() // cancelled on SIGINT/SIGTERM by main
 	w := cmd.ErrOrStderr()
