@@ -24,13 +24,16 @@ type Curve struct {
 	// Hits is the hammer's hits/s at HitsAt bytes (0 when not an http sweep).
 	Hits   float64
 	HitsAt timing.Bytes
+	// Run tells curves of different runs apart: a path is compared with the
+	// direct curve of its own run, else of the nearest run.
+	Run int
 }
 
 // FromRuns lists the curves of runs: every series, its path defaulting to
 // its run's.
 func FromRuns(runs []*results.Run) []Curve {
 	var cs []Curve
-	for _, r := range runs {
+	for k, r := range runs {
 		paths := make([]string, len(r.Series))
 		for i, s := range r.Series {
 			paths[i] = s.Path
@@ -39,7 +42,7 @@ func FromRuns(runs []*results.Run) []Curve {
 			}
 		}
 		for i, s := range r.Series {
-			c := Curve{Probe: r.Probe, Path: paths[i], Fit: s.Fit, FitError: s.FitError}
+			c := Curve{Probe: r.Probe, Path: paths[i], Fit: s.Fit, FitError: s.FitError, Run: k}
 			c.Mode = ModeOf(s.Label, paths[i], paths)
 			if r.Probe == "http" && len(s.Points) > 0 {
 				n := s.Points[0].Bytes
@@ -93,27 +96,47 @@ func Curves(cs []Curve) []string {
 	var lines []string
 	for _, k := range order {
 		g := groups[k]
-		ref := -1
+		refOf := make([]int, len(g))
+		used := make([]bool, len(g))
 		for i, c := range g {
-			if isDirect(c.Path) {
-				ref = i
-				break
+			refOf[i] = -1
+			if !isDirect(c.Path) {
+				refOf[i] = nearestDirect(g, i)
+				if refOf[i] >= 0 {
+					used[refOf[i]] = true
+				}
 			}
 		}
-		if ref < 0 || len(g) == 1 {
-			for _, c := range g {
+		for i, c := range g {
+			switch {
+			case refOf[i] >= 0:
+				lines = append(lines, compared(g[refOf[i]], c)...)
+			case !isDirect(c.Path) || !used[i]:
 				lines = append(lines, single(c)...)
 			}
-			continue
-		}
-		for i, c := range g {
-			if i == ref || isDirect(c.Path) {
-				continue
-			}
-			lines = append(lines, compared(g[ref], c)...)
 		}
 	}
 	return lines
+}
+
+// nearestDirect returns the direct curve of g that curve i is compared
+// with: the one of its own run, else of the nearest run (the earlier on a
+// tie); -1 when g has none.
+func nearestDirect(g []Curve, i int) int {
+	best, dist := -1, 0
+	for j, c := range g {
+		if !isDirect(c.Path) {
+			continue
+		}
+		d := c.Run - g[i].Run
+		if d < 0 {
+			d = -d
+		}
+		if best < 0 || d < dist {
+			best, dist = j, d
+		}
+	}
+	return best
 }
 
 // isDirect reports whether path is the direct one: "direct", or the lab's

@@ -60,7 +60,7 @@ func TestNetpipeDirectAndDirector(t *testing.T) {
 		t.Fatalf("%d lines, want 2: %q", len(lines), lines)
 	}
 	// (45-20)×2 = 50 µs per round trip; the interval is 2×(25 ± √(4²+2²)).
-	for _, want := range []string{"adds 50.0 µs per round trip", "41.1–58.9 µs", "keeps 67% of direct's max_rate", "≥ "} {
+	for _, want := range []string{"adds 50.0 µs per round trip", "41.1–58.9 µs", "keeps 66.7% of direct's max_rate", "≥ "} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("headline %q lacks %q", lines[0], want)
 		}
@@ -76,7 +76,7 @@ func TestUnboundedMaxRate(t *testing.T) {
 		f.PeakRate, f.PeakSize = timing.BitsPerSecond(4e9*float64(2-i)), 65536
 	}
 	lines := headline.Runs(r)
-	if !strings.Contains(lines[0], "reaches 50% of direct's peak rate (no max_rate") {
+	if !strings.Contains(lines[0], "reaches 50.0% of direct's peak rate (no max_rate") {
 		t.Errorf("%q", lines)
 	}
 	lines = headline.Runs(&results.Run{Probe: "netpipe", Path: "direct", Series: r.Series[:1]})
@@ -135,4 +135,22 @@ func TestExperimentVerdicts(t *testing.T) {
 		t.Errorf("%q", lines)
 	}
 	golden(t, "experiment", lines)
+}
+
+// TestEachRunKeepsItsOwnDirect: two runs of direct + director (the demo's
+// netpipe and the latency table's) — each director is compared with the
+// direct of its own run, never with the other run's.
+func TestEachRunKeepsItsOwnDirect(t *testing.T) {
+	a, b := netpipeRun(), netpipeRun()
+	b.Series[0].Fit = fit(30, 28, 32, 9e9, 8e9, 10e9) // b's direct is 10 µs slower
+	lines := headline.Runs(a, b)
+	var adds []string
+	for _, l := range lines {
+		if strings.Contains(l, " adds ") {
+			adds = append(adds, l)
+		}
+	}
+	if len(adds) != 2 || !strings.Contains(adds[0], "adds 50.0 µs") || !strings.Contains(adds[1], "adds 30.0 µs") {
+		t.Errorf("%q: want 50 µs (run a) and 30 µs (run b)", lines)
+	}
 }

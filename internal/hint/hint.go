@@ -3,7 +3,6 @@ package hint
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"syscall"
@@ -33,7 +32,7 @@ func KindOf(err error) Kind {
 		return DNS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return Refused
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return Reset
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return Unreachable
