@@ -54,7 +54,7 @@ func (t *Transmitter) connect(ctx context.Context) error {
 	d := net.Dialer{Timeout: t.opts.DialTimeout}
 	c, err := d.DialContext(ctx, "tcp", t.opts.Addr)
 	if err != nil {
-		return fmt.Errorf("connect to receiver %s: %w (is `lvsperf netpipe --serve` running there?)", t.opts.Addr, err)
+		return fmt.Errorf("connect to receiver %s: %w", t.opts.Addr, err)
 	}
 	tc := c.(*net.TCPConn)
 	_ = tc.SetDeadline(time.Now().Add(t.opts.DialTimeout))

@@ -471,7 +471,7 @@ func prefetch(ctx context.Context, o *Options) error {
 	w := newWorker(0, &po)
 	c, err := w.dialer.DialContext(ctx, "tcp", o.Target)
 	if err != nil {
-		return fmt.Errorf("prefetch: connect to %s: %w (is the server running?)", o.Target, err)
+		return fmt.Errorf("prefetch: connect to %s: %w", o.Target, err)
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(o.Timeout))

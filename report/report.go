@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsperf/lvsperf/headline"
 	"github.com/lvsperf/lvsperf/plot"
 	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/timing"
@@ -26,6 +27,13 @@ type Input struct {
 // Report is everything a report shows, ready to write as HTML or Markdown.
 type Report struct {
 	Title string
+	// Headlines state the answer first: experiments' verdicts, then what
+	// the director adds over direct (or each path's fit).
+	Headlines []string
+	// Verdicts is the experiments' verdict table (nil without experiments).
+	Verdicts *Table
+	// Environment summarises where the runs measured.
+	Environment Table
 	// Runs has one section per run, in the order given.
 	Runs []RunSection
 	// Latency compares the runs' latencies when they come from several
@@ -90,7 +98,12 @@ func Build(title, prefix string, inputs []Input) (*Report, error) {
 	if title == "" {
 		title = "lvsperf report"
 	}
-	rep := &Report{Title: title}
+	rep := &Report{Title: title, Environment: environment(inputs)}
+	var runs []*results.Run
+	for _, in := range inputs {
+		runs = append(runs, in.Run)
+	}
+	rep.Headlines = headline.Runs(runs...)
 	for i, in := range inputs {
 		sec, err := runSection(prefix, i+1, in)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lvsperf/lvsperf/compare/comparetest"
+	"github.com/lvsperf/lvsperf/headline"
 	"github.com/lvsperf/lvsperf/report"
 )
 
@@ -63,6 +64,21 @@ func TestReportHasEveryFigureAndTable(t *testing.T) {
 		if !strings.Contains(h, want) {
 			t.Errorf("HTML lacks %q", want)
 		}
+	}
+	// Summary first, then the environment, the figures, the run list last.
+	iSum, iEnv, iFig, iRuns := strings.Index(h, `id="summary"`), strings.Index(h, `id="environment"`), strings.Index(h, "<img"), strings.Index(h, `id="runs"`)
+	if !(iSum >= 0 && iSum < iEnv && iEnv < iFig && iFig < iRuns) {
+		t.Errorf("sections out of order: summary %d, environment %d, first figure %d, run list %d", iSum, iEnv, iFig, iRuns)
+	}
+	if !strings.Contains(h, "director/proxy/rr adds") || !strings.Contains(h, "lab/nat adds") {
+		t.Error("the summary lacks the director-vs-direct headlines")
+	}
+	if !strings.Contains(h, `name="viewport"`) {
+		t.Error("no viewport meta: phones would render it at desktop width")
+	}
+	// Every table scrolls in its own box, so a wide one cannot widen the page.
+	if nt, ns := strings.Count(h, "<table"), strings.Count(h, `<div class="scroll"><table`); nt != ns {
+		t.Errorf("%d tables, %d of them in a scroll box", nt, ns)
 	}
 	if n := strings.Count(h, "<caption>Fits of transfer_time"); n != 3 {
 		t.Errorf("%d fit tables, want one per run (3)", n)
@@ -137,5 +153,24 @@ func TestOneRunComparisonKeepsPlainLabels(t *testing.T) {
 	}
 	if rep.Latency != nil {
 		t.Error("a latency table across probes for a single probe")
+	}
+}
+
+func TestVerdictsOpenTheSummary(t *testing.T) {
+	rep, err := report.Build("", "r", fixture())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.AddVerdicts([]headline.Verdict{{Experiment: "paths", Claim: "NAT vs DR", Seed: "NAT > DR", Ours: "+28 µs [19, 37]", Outcome: "reproduced"}})
+	if len(rep.Headlines) < 2 || !strings.HasPrefix(rep.Headlines[0], "experiment paths: 1 claim(s)") {
+		t.Errorf("headlines %q: want the verdicts first", rep.Headlines)
+	}
+	var html bytes.Buffer
+	if err := rep.WriteHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	h := html.String()
+	if i, j := strings.Index(h, "<caption>Experiments against the seed"), strings.Index(h, `id="environment"`); i < 0 || i > j {
+		t.Errorf("verdict table at %d, environment at %d: want the table in the summary, before the environment", i, j)
 	}
 }

@@ -18,15 +18,19 @@ import (
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", r.Title)
-	fmt.Fprintf(&b, "%d run(s):\n\n", len(r.Runs))
-	for _, s := range r.Runs {
-		fmt.Fprintf(&b, "- **%s** — probe %s, path %s, %s\n", s.Name, s.Probe, orDash(s.Path), s.Status)
+	b.WriteString("## Summary\n\n")
+	for _, h := range headlineItems(r.Headlines) {
+		fmt.Fprintf(&b, "- %s\n", mdEscape(h.Main))
+		for _, m := range h.More {
+			fmt.Fprintf(&b, "  %s\n", mdEscape(m))
+		}
 	}
 	b.WriteString("\n")
-	if r.Latency != nil {
-		b.WriteString("## Latency across probes\n\n")
-		mdTable(&b, *r.Latency)
+	if r.Verdicts != nil {
+		mdTable(&b, *r.Verdicts)
 	}
+	b.WriteString("## Environment\n\n")
+	mdTable(&b, r.Environment)
 	if len(r.Comparisons) > 0 {
 		b.WriteString("## Comparisons across paths\n\n")
 		for _, c := range r.Comparisons {
@@ -53,6 +57,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			mdFigure(&b, f)
 		}
 		mdTable(&b, Table{Caption: "Environment", Header: []string{"", ""}, Rows: pairRows(s.Env)})
+	}
+	if r.Latency != nil {
+		b.WriteString("## Latency across probes\n\n")
+		mdTable(&b, *r.Latency)
+	}
+	fmt.Fprintf(&b, "## Runs\n\n%d run(s):\n\n", len(r.Runs))
+	for _, s := range r.Runs {
+		fmt.Fprintf(&b, "- **%s** — probe %s, path %s, %s\n", s.Name, s.Probe, orDash(s.Path), s.Status)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -102,6 +114,24 @@ func mdTable(b *strings.Builder, t Table) {
 // mdEscape keeps a cell's pipes and newlines from breaking a table.
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ", "*", `\*`, "_", `\_`).Replace(s)
+}
+
+// headlineItem is one headline with its indented continuation lines.
+type headlineItem struct {
+	Main string
+	More []string
+}
+
+func headlineItems(lines []string) []headlineItem {
+	var out []headlineItem
+	for _, l := range lines {
+		if strings.HasPrefix(l, " ") && len(out) > 0 {
+			out[len(out)-1].More = append(out[len(out)-1].More, strings.TrimSpace(l))
+			continue
+		}
+		out = append(out, headlineItem{Main: l})
+	}
+	return out
 }
 
 // WriteHTML writes the report as one self-contained HTML page: styles
@@ -163,7 +193,8 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"dataURL": func(png []byte) template.URL {
 		return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
 	},
-	"pairRows": pairRows,
+	"pairRows":      pairRows,
+	"headlineItems": headlineItems,
 	"anchor": func(s string) string {
 		return strings.Map(func(r rune) rune {
 			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
@@ -183,36 +214,49 @@ h1{font-size:26px;margin:0 0 6px}
 h2{font-size:20px;margin:36px 0 10px;padding-top:10px;border-top:2px solid #e3e6ea}
 h3{font-size:16px;margin:24px 0 8px}
 nav ul{margin:6px 0 0;padding-left:20px}
-table{border-collapse:collapse;margin:8px 0 18px;font-size:13px;width:100%}
+.summary{background:#eef6ee;border-left:5px solid #3d8b40;padding:10px 16px;margin:14px 0}
+.summary ul{margin:0;padding-left:20px}
+.summary li{margin:4px 0;font-size:16px}
+.summary .more{display:block;font-size:13px;color:#4a5563}
+.scroll{overflow-x:auto;margin:8px 0 18px}
+table{border-collapse:collapse;font-size:13px;width:100%}
 caption{text-align:left;font-weight:600;padding:4px 0;color:#38414f}
 th,td{border:1px solid #d5d9df;padding:4px 7px;text-align:left;vertical-align:top}
 th{background:#eef1f5}
 tr:nth-child(even) td{background:#fafbfc}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 figure{margin:10px 0 22px}
 figure img{max-width:100%;height:auto;border:1px solid #e3e6ea}
 figcaption{font-size:13px;color:#555f6d}
 .warn{background:#fff4e0;border-left:4px solid #e8a33d;padding:8px 12px;margin:8px 0}
 .problems{font-size:13px;color:#6b4b00}
 .env th{width:140px}
+details{margin:6px 0 18px}
+summary{cursor:pointer;color:#38414f;font-weight:600}
 .figs figure{max-width:960px}
+@media (max-width:600px){main{padding:14px 12px 40px}h1{font-size:22px}.summary li{font-size:15px}table{font-size:12px}.env th{width:auto}
+.scroll td{white-space:nowrap}.env td{white-space:normal}
+figure{overflow-x:auto}figure img{max-width:none;width:640px}}
 </style></head><body><main>
 <h1>{{.Title}}</h1>
-<nav><ul>
-{{- range .Runs}}<li><a href="#run-{{anchor .Name}}">{{.Name}}</a> — probe {{.Probe}}, path {{if .Path}}{{.Path}}{{else}}-{{end}}, {{.Status}}</li>{{end}}
-{{- if .Latency}}<li><a href="#latency">Latency across probes</a></li>{{end}}
-{{- range .Comparisons}}<li><a href="#cmp-{{anchor .Probe}}">Comparison: {{.Probe}} over {{len .Series}} paths</a></li>{{end}}
-</ul></nav>
-{{- if .Latency}}
-<h2 id="latency">Latency across probes</h2>
-{{template "table" .Latency}}
-{{- end}}
+<section class="summary" id="summary"><b>Summary</b>
+{{- if .Headlines}}<ul>{{range headlineItems .Headlines}}<li>{{.Main}}{{range .More}}<span class="more">{{.}}</span>{{end}}</li>{{end}}</ul>
+{{- else}}<p>No headline: no run had a fit.</p>{{end}}
+</section>
+{{- if .Verdicts}}{{template "table" .Verdicts}}{{end}}
+<h2 id="environment">Environment</h2>
+{{- with .Environment}}<div class="scroll"><table class="env"><caption>{{.Caption}}</caption>
+{{- range .Rows}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}
+</table></div>{{end}}
 {{- range .Comparisons}}
 <h2 id="cmp-{{anchor .Probe}}">Comparison: {{.Probe}} over {{len .Series}} paths</h2>
 <p>{{range $i, $s := .Series}}{{if $i}} vs {{end}}<b>{{$s}}</b>{{end}}{{if gt (len .Series) 1}} (the first is the reference){{end}}</p>
 {{- if .Figure.File}}<figure><img alt="{{.Figure.Caption}}" src="{{dataURL .Figure.PNG}}"><figcaption>{{.Figure.Caption}}</figcaption></figure>{{end}}
 {{template "table" .FitRatios}}
 {{template "table" .Ratios}}
+{{- end}}
+{{- if .Latency}}
+<h2 id="latency">Latency across probes</h2>
+{{template "table" .Latency}}
 {{- end}}
 {{- range .Runs}}
 <h2 id="run-{{anchor .Name}}">Run {{.Name}}</h2>
@@ -222,12 +266,18 @@ figcaption{font-size:13px;color:#555f6d}
 <div class="figs">
 {{- range .Figures}}<figure><img alt="{{.Caption}}" src="{{dataURL .PNG}}"><figcaption>{{.Caption}}</figcaption></figure>{{end}}
 </div>
-<table class="env"><caption>Environment</caption>
+<details><summary>Environment of this run</summary><div class="scroll"><table class="env"><caption>Environment</caption>
 {{- range .Env}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}
-</table>
+</table></div></details>
 {{- end}}
+<h2 id="runs">Runs</h2>
+<nav><ul>
+{{- range .Runs}}<li><a href="#run-{{anchor .Name}}">{{.Name}}</a> — probe {{.Probe}}, path {{if .Path}}{{.Path}}{{else}}-{{end}}, {{.Status}}</li>{{end}}
+{{- if .Latency}}<li><a href="#latency">Latency across probes</a></li>{{end}}
+{{- range .Comparisons}}<li><a href="#cmp-{{anchor .Probe}}">Comparison: {{.Probe}} over {{len .Series}} paths</a></li>{{end}}
+</ul></nav>
 </main></body></html>
-{{define "table"}}{{if .Rows}}<table><caption>{{.Caption}}</caption>
+{{define "table"}}{{if .Rows}}<div class="scroll"><table><caption>{{.Caption}}</caption>
 <thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</tbody></table>{{end}}{{end}}
+<tbody>{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</tbody></table></div>{{end}}{{end}}
 `))

@@ -17,8 +17,10 @@ import (
 // included, under the field names of the json tags. A rate the fit could
 // not bound (+Inf) is written as the string "+Inf", since JSON has no
 // infinity. DecodeJSON reads it back.
-func EncodeJSON(w io.Writer, r *Run) error {
-	jr := jsonRun{Run: *r}
+func EncodeJSON(w io.Writer, r *Run) error { return encodeJSON(w, r, nil) }
+
+func encodeJSON(w io.Writer, r *Run, headline []string) error {
+	jr := jsonRun{Run: *r, Headline: headline}
 	jr.Format, jr.Schema = Format, Schema
 	if r.Series != nil {
 		jr.Series = make([]jsonSeries, len(r.Series))
@@ -104,6 +106,8 @@ func DecodeJSON(r io.Reader) (*Run, error) {
 type jsonRun struct {
 	Run
 	Series []jsonSeries `json:"series"`
+	// Headline is written by EncodeJSONHeadline only.
+	Headline []string `json:"headline,omitempty"`
 }
 
 type jsonSeries struct {
@@ -185,4 +189,26 @@ func LoadAny(path string) (*Run, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
+}
+
+// EncodeJSONHeadline writes r as EncodeJSON does, with the run's headline
+// (the lines the command printed last) as a top-level "headline" array,
+// which DecodeJSON ignores. It is the shape of every sweep's --json.
+func EncodeJSONHeadline(w io.Writer, r *Run, headline []string) error {
+	if headline == nil {
+		headline = []string{}
+	}
+	return encodeJSON(w, r, headline)
+}
+
+// JSONFit returns f in the shape EncodeJSON writes fits in (unbounded
+// rates as the string "+Inf"), for documents other than runs that carry
+// fits; nil stays nil.
+func JSONFit(f *timing.Fit) any {
+	if f == nil {
+		return nil
+	}
+	return &jsonFit{Fit: *f, MaxRate: jsonFloat(f.MaxRate),
+		MaxRateCI: [2]jsonFloat{jsonFloat(f.MaxRateCI[0]), jsonFloat(f.MaxRateCI[1])},
+		PeakRate:  jsonFloat(f.PeakRate), R2: jsonFloat(f.R2), RelRMS: jsonFloat(f.RelRMS)}
 }

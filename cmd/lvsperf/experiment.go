@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -17,6 +18,7 @@ func newExperimentCmd() *cobra.Command {
 	var o experiment.Options
 	var maxSize string
 	var list []string
+	var asJSON, quiet bool
 	for _, n := range experiment.Names() {
 		list = append(list, fmt.Sprintf("  %-14s %s", n[0], n[1]))
 	}
@@ -26,10 +28,14 @@ func newExperimentCmd() *cobra.Command {
 		Long:  "Experiments:\n" + strings.Join(list, "\n"),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !knownExperiment(args[0]) {
+				_, err := experiment.Run(cmd.Context(), args[0], o) // says which names exist
+				return usageError(err)
+			}
 			if maxSize != "" {
 				n, err := timing.ParseBytes(maxSize)
 				if err != nil {
-					return err
+					return usageError(err)
 				}
 				o.MaxSize = n
 			}
@@ -37,9 +43,12 @@ func newExperimentCmd() *cobra.Command {
 			if self, err := os.Executable(); err == nil {
 				o.Self = self
 			}
+			if quiet {
+				o.Progress = io.Discard
+			}
 			reps, err := experiment.Run(cmd.Context(), args[0], o)
-			for _, r := range reps {
-				fmt.Fprintf(cmd.OutOrStdout(), "\n%s\nfiles: %s\n", r.Finding, strings.Join(r.Files, " "))
+			if serr := showExperiments(cmd.OutOrStdout(), reps, asJSON, quiet); serr != nil && err == nil {
+				err = serr
 			}
 			return err
 		},
@@ -47,5 +56,7 @@ func newExperimentCmd() *cobra.Command {
 	c.Flags().StringVar(&o.OutDir, "out", "", "directory for results, plots and findings (default results/experiments)")
 	c.Flags().DurationVar(&o.Budget, "budget", experiment.DefaultBudget, "measuring time of one experiment (all: of the whole run, default 11m when left at 1m30s)")
 	c.Flags().StringVar(&maxSize, "max-size", "", "largest netpipe message (default 1MiB)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print findings, files and verdicts as JSON (format lvsperf-experiment, with the headline)")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, quietHelp)
 	return c
 }

@@ -44,7 +44,7 @@ func TestNetpipeBadInput(t *testing.T) {
 	}{
 		{[]string{"netpipe", "-l", "100", "-u", "10", "--out", dir}, "below start"},
 		{[]string{"netpipe", "-u", "lots", "--out", dir}, "--end"},
-		{[]string{"netpipe", "-h", "127.0.0.1:1", "--out", dir, "-q"}, "--serve"},
+		{[]string{"netpipe", "-h", "127.0.0.1:1", "--out", dir, "-q"}, "connect to receiver"},
 		{[]string{"netpipe", "--via", "sideways", "--out", dir, "-q"}, "want"},
 		{[]string{"netpipe", "-b", "-5", "--out", dir}, "--buffer"},
 		{[]string{"netpipe", "--cpu", "4095", "-u", "64", "--out", dir, "-q"}, "--cpu 4095"},

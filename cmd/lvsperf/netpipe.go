@@ -58,7 +58,7 @@ func (f *netpipeFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.opts.OutDir, "out", "out", "directory for the result file and plots")
 	fs.StringVar(&f.opts.Name, "name", "", "base name of the result files (default <probe>-<time>)")
 	fs.BoolVar(&f.json, "json", false, "print the run (fits included) as JSON on stdout; the table goes to stderr")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, quietHelp)
 	fs.BoolVar(&f.noPlots, "no-plots", false, "do not draw plots")
 	fs.IntVar(&f.cpu, "cpu", -1, "pin every thread to this CPU, like taskset -c on both ends (steadier small-message times on VMs); -1 leaves the scheduler alone; with --via director the in-process director shares that CPU, which costs it tens of µs per round trip")
 	fs.BoolVar(&f.opts.IdlePoll, "idle-poll", false, "keep idle CPUs polling for the run (PM QoS cpu_dma_latency 0, as cyclictest does; root): on VMs whose idle vCPUs halt, every hop otherwise pays a wake-up of tens of µs; recorded in the result")
@@ -109,6 +109,9 @@ func newPingStreamCmd(probe, short string, dial func(context.Context, netpipe.Op
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.parse(); err != nil {
+				return usageError(err)
+			}
+			if err := checkVia(f.opts.Via...); err != nil {
 				return err
 			}
 			if f.opts.UsesNP() {
@@ -122,7 +125,7 @@ func newPingStreamCmd(probe, short string, dial func(context.Context, netpipe.Op
 			}
 			cfg, err := f.opts.Config(probe, dial)
 			if err != nil {
-				return err
+				return usageError(err) // options out of range or inconsistent
 			}
 			return runAndReport(cmd.Context(), cfg, f.json, f.quiet, f.noPlots)
 		},
@@ -153,7 +156,7 @@ func runAndReport(ctx context.Context, cfg runner.Config, asJSON, quiet, noPlots
 		cfg.Progress = os.Stderr
 	}
 	res, runErr := runner.Run(ctx, cfg)
-	return showRun(res, runErr, showOptions{json: asJSON, tableWithJSON: true, noPlots: noPlots})
+	return showRun(res, runErr, showOptions{json: asJSON, tableWithJSON: true, noPlots: noPlots, quiet: quiet})
 }
 
 // showOptions say how showRun shows a run.
@@ -165,6 +168,8 @@ type showOptions struct {
 	tableWithJSON bool
 	// noPlots draws no plots.
 	noPlots bool
+	// quiet prints only the headline (JSON too with json).
+	quiet bool
 	// stdout and stderr default to os.Stdout and os.Stderr.
 	stdout, stderr io.Writer
 }
@@ -187,6 +192,9 @@ func showRun(res runner.Result, runErr error, o showOptions) error {
 	if o.json {
 		out = stderr
 	}
+	if o.quiet {
+		out = io.Discard
+	}
 	if !o.json || o.tableWithJSON {
 		if err := runner.WriteTable(out, res.Run); err != nil {
 			return err
@@ -204,10 +212,8 @@ func showRun(res runner.Result, runErr error, o showOptions) error {
 			}
 		}
 	}
-	if o.json {
-		if err := results.EncodeJSON(stdout, res.Run); err != nil {
-			return err
-		}
+	if err := showHeadline(res.Run, o, stdout, stderr); err != nil {
+		return err
 	}
 	if runErr != nil {
 		return fmt.Errorf("%w (the sizes finished before it are kept in %s)", runErr, res.File)

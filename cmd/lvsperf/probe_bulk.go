@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net"
 	"time"
 
@@ -17,6 +18,7 @@ type bulkFlags struct {
 	budget      time.Duration
 	out         string
 	jsonOut     bool
+	quiet       bool
 	via         string
 	scheduler   string
 	realservers int
@@ -26,7 +28,8 @@ type bulkFlags struct {
 func (f *bulkFlags) bind(fl *pflag.FlagSet, budgetHelp string) {
 	fl.DurationVar(&f.budget, "budget", 30*time.Second, budgetHelp)
 	fl.StringVar(&f.out, "out", ".", "directory for the run file and plots")
-	fl.BoolVar(&f.jsonOut, "json", false, "print the run as JSON instead of tables")
+	fl.BoolVar(&f.jsonOut, "json", false, "print the run as JSON (the shape of lvsperf export --format json, with the headline) instead of tables")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, quietHelp)
 	fl.StringVar(&f.via, "via", "direct", "path: direct or director (embedded servers only)")
 	fl.StringVar(&f.scheduler, "scheduler", "rr", "director scheduler (with --via director)")
 	fl.IntVar(&f.realservers, "realservers", 1, "servers behind the director (with --via director)")
@@ -40,7 +43,15 @@ func (f *bulkFlags) path() paths.Spec {
 // report shows a sweep's run on the command's outputs: tables or JSON, the
 // run file and the plots drawn beside it.
 func (f *bulkFlags) report(cmd *cobra.Command, res runner.Result, runErr error) error {
-	return showRun(res, runErr, showOptions{json: f.jsonOut, stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()})
+	return showRun(res, runErr, showOptions{json: f.jsonOut, quiet: f.quiet, stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()})
+}
+
+// progress is where a sweep's progress lines go: stderr, or nowhere with --quiet.
+func (f *bulkFlags) progress(cmd *cobra.Command) io.Writer {
+	if f.quiet {
+		return io.Discard
+	}
+	return cmd.ErrOrStderr()
 }
 
 // withPort appends :port to a host given without one ("" stays "").

@@ -47,9 +47,12 @@ Examples:
 			}
 			o.Client.Addr = withPort(f.host, "21")
 			o.Server.Storage = ftp.Storage(f.storage)
+			if err := checkVia(f.via); err != nil {
+				return err
+			}
 			o.Path = f.path()
 			o.Timing.Budget = f.budget
-			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
+			o.OutDir, o.Progress = f.out, f.progress(cmd)
 			o.Name = "ftp-" + pathLabel(o.Path, f.host)
 			res, err := ftp.Sweep(cmd.Context(), o)
 			return f.report(cmd, res, err)

@@ -37,9 +37,12 @@ Examples:
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := f.o
 			o.Host = withPort(o.Host, "515")
+			if err := checkVia(f.via); err != nil {
+				return err
+			}
 			o.Path = f.path()
 			o.Timing.Budget = f.budget
-			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
+			o.OutDir, o.Progress = f.out, f.progress(cmd)
 			o.Name = "lpd-" + pathLabel(o.Path, o.Host)
 			res, err := lpd.Sweep(cmd.Context(), o)
 			return f.report(cmd, res, err)

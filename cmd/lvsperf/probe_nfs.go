@@ -60,13 +60,13 @@ Examples:
 			o := f.o
 			var err error
 			if o.Dirs, err = nfs.ParseDirs(f.dir); err != nil {
-				return err
+				return usageError(err)
 			}
 			if o.Client.RSize, err = timing.ParseBytes(f.rsize); err != nil {
-				return fmt.Errorf("--rsize: %w", err)
+				return usageError(fmt.Errorf("--rsize: %w", err))
 			}
 			if o.Client.WSize, err = timing.ParseBytes(f.wsize); err != nil {
-				return fmt.Errorf("--wsize: %w", err)
+				return usageError(fmt.Errorf("--wsize: %w", err))
 			}
 			if f.sweepRW && f.rwsizes == "" {
 				o.RWSizes = nfs.DefaultRWSizes()
@@ -74,15 +74,18 @@ Examples:
 			for _, part := range strings.FieldsFunc(f.rwsizes, func(r rune) bool { return r == ',' }) {
 				sz, err := timing.ParseBytes(strings.TrimSpace(part))
 				if err != nil {
-					return fmt.Errorf("--rwsizes %q: %w", part, err)
+					return usageError(fmt.Errorf("--rwsizes %q: %w", part, err))
 				}
 				o.RWSizes = append(o.RWSizes, sz)
 			}
 			o.Client.Addr = withPort(f.host, "2049")
 			o.Client.MountAddr = f.mount
+			if err := checkVia(f.via); err != nil {
+				return err
+			}
 			o.Path = f.path()
 			o.Timing.Budget = f.budget
-			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
+			o.OutDir, o.Progress = f.out, f.progress(cmd)
 			o.Name = "nfs-" + pathLabel(o.Path, f.host)
 			res, err := nfs.Sweep(cmd.Context(), o)
 			return f.report(cmd, res, err)

@@ -49,9 +49,12 @@ Examples:
 			o.Sink, o.Server.Null, o.Client.Ports = rsh.Sink(f.sink), rsh.NullMode(f.null), rsh.SourcePort(f.ports)
 			o.Client.LocalUser = o.Client.RemoteUser
 			o.Host = withPort(o.Host, "514")
+			if err := checkVia(f.via); err != nil {
+				return err
+			}
 			o.Path = f.path()
 			o.Timing.Budget = f.budget
-			o.OutDir, o.Progress = f.out, cmd.ErrOrStderr()
+			o.OutDir, o.Progress = f.out, f.progress(cmd)
 			o.Name = "rsh-" + f.sink + "-" + pathLabel(o.Path, o.Host)
 			res, err := rsh.Sweep(cmd.Context(), o)
 			return f.report(cmd, res, err)

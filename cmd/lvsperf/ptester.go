@@ -1,14 +1,15 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lvsperf/lvsperf/headline"
 	"github.com/lvsperf/lvsperf/internal/cpuidle"
 	"github.com/lvsperf/lvsperf/paths"
 	"github.com/lvsperf/lvsperf/ptester"
@@ -20,6 +21,7 @@ type ptesterFlags struct {
 	o           ptester.Options
 	seconds     string
 	jsonOut     bool
+	quiet       bool
 	sweep       bool
 	from, to    int
 	trials      int
@@ -61,7 +63,7 @@ default 100) and non-persistent (-k 1), -t per size (default 0.5 s, split in
 figure, with the latency/max_rate fit) into --out.
 
 Examples:
-  lvsperf serve http --addr 127.0.0.1:8080 &
+  lvsperf serve http --listen 127.0.0.1:8080 &
   lvsperf ptester -h 127.0.0.1:8080 -t 10 -k 1 -c 32 /file/file.0
   lvsperf ptester -h 127.0.0.1:8080 -t 5 -k 100 -c 4 --rate 2000 /file/file.10
   lvsperf ptester --sweep --via director --realservers 2 -c 4 --out results/`,
@@ -82,11 +84,14 @@ Examples:
 			if flags.Changed("time") {
 				d, err := ptester.ParseSeconds(f.seconds)
 				if err != nil {
-					return err
+					return usageError(err)
 				}
 				f.o.Duration = d
 			}
 			spec := paths.Spec{Via: paths.Via(f.via), Scheduler: f.scheduler, Realservers: f.realservers}
+			if err := checkVia(f.via); err != nil {
+				return err
+			}
 			if f.sweep {
 				return runPtesterSweep(cmd, f, spec)
 			}
@@ -95,10 +100,10 @@ Examples:
 				chk.Target = "127.0.0.1:80" // servers are started below
 			}
 			if err := chk.Check(); err != nil {
-				return err
+				return usageError(err)
 			}
 			if f.o.Target != "" && spec.Via == paths.Director {
-				return fmt.Errorf("--via director starts file servers behind the director: omit -h, or point -h at a running director")
+				return usageError(fmt.Errorf("--via director starts file servers behind the director: omit -h, or point -h at a running director"))
 			}
 			ctx := cmd.Context() // cancelled on SIGINT/SIGTERM by main
 			var rep *ptester.Report
@@ -112,13 +117,11 @@ Examples:
 				rep, err = ptester.Run(ctx, f.o)
 			}
 			if rep != nil {
-				if f.jsonOut {
-					enc := json.NewEncoder(cmd.OutOrStdout())
-					enc.SetIndent("", "  ")
-					if jerr := enc.Encode(rep); jerr != nil {
-						return jerr
-					}
-				} else if werr := rep.WriteText(cmd.OutOrStdout()); werr != nil {
+				where := f.o.Target
+				if where == "" {
+					where = f.via
+				}
+				if werr := showHammer(cmd.OutOrStdout(), rep, where, f.jsonOut, f.quiet); werr != nil {
 					return werr
 				}
 				if err == nil && rep.Requests == 0 {
@@ -142,7 +145,8 @@ Examples:
 	fl.BoolVar(&f.o.Linger0, "linger0", false, "close with SO_LINGER 0 (RST): no TIME_WAIT on the client")
 	fl.BoolVar(&f.o.Verify, "verify", false, "check that every body byte is '0' (implies --no-splice)")
 	fl.BoolVar(&f.o.NoSplice, "no-splice", false, "copy every body into user space as wrk and hey do (default: bodies ≥ 64 KiB are spliced to /dev/null, counted but not copied)")
-	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON (with its headline; a sweep as its run, the shape of lvsperf export --format json)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, quietHelp)
 	fl.BoolVar(&f.sweep, "sweep", false, "sweep file.FROM…file.TO persistent and non-persistent; write a run and plots")
 	fl.IntVar(&f.from, "from", 0, "sweep: first file exponent (file.N = 2^N bytes)")
 	fl.IntVar(&f.to, "to", ptester.DefaultSweepTo, "sweep: last file exponent (at most 26 = 64 MiB)")
@@ -172,10 +176,13 @@ func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error 
 		chk.Target = "127.0.0.1:80" // the sweep starts its own servers
 	}
 	if err := chk.Check(); err != nil {
-		return err
+		return usageError(err)
 	}
 	ctx := cmd.Context() // cancelled on SIGINT/SIGTERM by main
 	w := cmd.ErrOrStderr()
+	if f.quiet {
+		w = io.Discard
+	}
 	run, err := ptester.Sweep(ctx, ptester.SweepOptions{
 		Hammer: o, From: f.from, To: f.to, Trials: f.trials, Path: spec, Dir: f.dir,
 	}, func(p ptester.SweepProgress) { _ = p.WriteProgress(w) })
@@ -192,18 +199,21 @@ func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error 
 	files, perr := ptester.WritePlots(f.out, "ptester-"+sanitize(run.Path), run)
 	out := cmd.OutOrStdout()
 	if f.jsonOut {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(run); jerr != nil {
+		if jerr := results.EncodeJSONHeadline(out, run, headline.Runs(run)); jerr != nil {
 			return jerr
 		}
-	} else {
+	} else if !f.quiet {
 		if werr := ptester.WriteSweepText(out, run); werr != nil {
 			return werr
 		}
 		fmt.Fprintf(out, "run saved to %s%s\n", base, results.Extension)
 		for _, p := range files {
 			fmt.Fprintf(out, "plot %s\n", p)
+		}
+	}
+	if !f.jsonOut {
+		if herr := writeHeadline(out, headline.Runs(run), !f.quiet); herr != nil {
+			return herr
 		}
 	}
 	if perr != nil {

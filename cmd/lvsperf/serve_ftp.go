@@ -47,7 +47,7 @@ connection's peer address.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.Listen, "listen", "127.0.0.1:2121", "control connection address")
+	listenFlag(f, &o.Listen, "127.0.0.1:2121", "address of the control connection", "addr")
 	f.StringVar(&storage, "storage", "memory", "memory or disk")
 	f.StringVar(&o.Dir, "dir", "", "directory for --storage disk (default: a temporary one, removed on exit)")
 	f.BoolVar(&o.Sink, "sink", false, "discard uploads after counting them")

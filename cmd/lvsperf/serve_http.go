@@ -31,7 +31,7 @@ to show what happens when the files do not fit in memory.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	listenFlag(f, &o.Addr, "127.0.0.1:8080", "address to listen on (0.0.0.0:8080 for other hosts)", "addr")
 	f.StringVar(&o.Dir, "dir", "", "serve /file/NAME from real files in this directory instead of memory")
 	f.IntVar(&o.MaxKeepAliveRequests, "max-keepalive-requests", 100, "requests per connection before the server closes it (Apache MaxKeepAliveRequests; -1 = unlimited)")
 	f.DurationVar(&o.KeepAliveTimeout, "keepalive-timeout", 15e9, "close a connection idle this long (Apache KeepAliveTimeout)")

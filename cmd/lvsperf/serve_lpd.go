@@ -41,7 +41,7 @@ Example:
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.Listen, "listen", lpd.DefaultAddr, "address to listen on")
+	listenFlag(f, &o.Listen, lpd.DefaultAddr, "address to listen on", "addr")
 	f.StringVar(&o.Queue, "queue", lpd.DefaultQueue, "the queue's name")
 	f.StringVar(&o.SpoolDir, "spool", "", "spool directory (default: discard jobs as they arrive)")
 	f.BoolVar(&o.Fsync, "fsync", false, "fsync each spooled file before renaming it into place")

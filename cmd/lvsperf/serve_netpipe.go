@@ -23,7 +23,7 @@ func newServeNetpipeCmd() *cobra.Command {
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.listen, "listen", "127.0.0.1:5002", "address to listen on (0.0.0.0:5002 for other hosts)")
+	listenFlag(fl, &f.listen, "127.0.0.1:5002", "address to listen on (0.0.0.0:5002 for other hosts)", "addr")
 	fl.StringVarP(&f.buf, "buffer", "b", "0", "SO_SNDBUF and SO_RCVBUF of accepted connections; 0 keeps autotuning")
 	fl.BoolVar(&f.nodelay, "nodelay", true, "set TCP_NODELAY")
 	fl.DurationVar(&f.opts.IOTimeout, "io-timeout", 0, "how long to wait for a silent transmitter (default 30s)")

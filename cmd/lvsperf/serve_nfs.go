@@ -34,7 +34,7 @@ no MOUNT EXPORT procedure):
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.Listen, "listen", "127.0.0.1:2049", "TCP address for MOUNT and NFS")
+	listenFlag(f, &o.Listen, "127.0.0.1:2049", "TCP address for MOUNT and NFS", "addr")
 	f.StringVar(&o.Dir, "export", "", "directory to export (default: a temporary one, removed on exit)")
 	f.IntVar(&o.Files, "files", 0, "create file.0 … file.N-1 (2^N bytes each) in the export first")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", nfs.DefaultIdleTimeout, "drop a client silent this long")

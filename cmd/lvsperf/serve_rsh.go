@@ -54,7 +54,7 @@ Example:
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.Listen, "listen", rsh.DefaultAddr, "address to listen on")
+	listenFlag(f, &o.Listen, rsh.DefaultAddr, "address to listen on", "addr")
 	f.StringVar(&o.SpoolDir, "spool", "", "directory for cat > NAME copies (default: refuse them)")
 	f.StringVar(&null, "null", string(rsh.NullDevNull), "what cat > /dev/null does: devnull (write to /dev/null as cat does) or memory (count only)")
 	f.BoolVar(&o.Fsync, "fsync", false, "fsync each spooled file before renaming it into place")
