@@ -24,7 +24,7 @@ fmt-check:
 bench: bench-netpipe bench-director bench-http
 
 bench-netpipe:
-	$(GO) run ./bench/netpipe -rounds 3
+	$(GO) run ./bench/netpipe -mode pingpong,bidir,pairs -rounds 3
 
 bench-director: build
 	$(GO) run ./bench/director -lvsperf $(BIN)
