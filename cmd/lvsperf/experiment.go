@@ -47,6 +47,18 @@ func newExperimentCmd() *cobra.Command {
 				o.Progress = io.Discard
 			}
 			reps, err := experiment.Run(cmd.Context(), args[0], o)
+			if args[0] == "all" && !asJSON {
+				// One table: each experiment's finding is in its .txt file.
+				for _, r := range reps {
+					if serr := saveVerdicts(r); serr != nil && err == nil {
+						err = serr
+					}
+					if r.Name == "all" {
+						fmt.Fprintf(cmd.OutOrStdout(), "%s(findings, results and plots: %s)\n", r.Finding, r.Files[0])
+					}
+				}
+				return err
+			}
 			if serr := showExperiments(cmd.OutOrStdout(), reps, asJSON, quiet); serr != nil && err == nil {
 				err = serr
 			}
@@ -54,7 +66,7 @@ func newExperimentCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&o.OutDir, "out", "", "directory for results, plots and findings (default results/experiments)")
-	c.Flags().DurationVar(&o.Budget, "budget", experiment.DefaultBudget, "measuring time of one experiment (all: of the whole run, default 11m when left at 1m30s)")
+	c.Flags().DurationVar(&o.Budget, "budget", experiment.DefaultBudget, "measuring time of one experiment (all: of the whole run, default 7m when left at 1m30s)")
 	c.Flags().StringVar(&maxSize, "max-size", "", "largest netpipe message (default 1MiB)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print findings, files and verdicts as JSON (format lvsperf-experiment, with the headline)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, quietHelp)

@@ -7,12 +7,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/lvsperf/lvsperf/director/nft"
 	"github.com/lvsperf/lvsperf/lab"
 	"github.com/lvsperf/lvsperf/netpipe"
 	"github.com/lvsperf/lvsperf/plot"
@@ -28,7 +31,8 @@ type Options struct {
 	// (<name>.txt). Default "results/experiments".
 	OutDir string
 	// Budget bounds one experiment's measuring time (default 90s); `all`
-	// splits its budget (default 11 minutes) among the experiments it can run.
+	// splits its budget (default 7 minutes, so that the whole run with its
+	// labs' set-up stays under 10) among the experiments it can run.
 	Budget time.Duration
 	// MaxSize is the largest netpipe message (default 1 MiB).
 	MaxSize timing.Bytes
@@ -45,7 +49,7 @@ type Options struct {
 // Default budgets.
 const (
 	DefaultBudget    = 90 * time.Second
-	DefaultAllBudget = 11 * time.Minute
+	DefaultAllBudget = 7 * time.Minute
 )
 
 func (o Options) normalize() Options {
@@ -102,12 +106,17 @@ func registry() []experiment {
 		{"http", "persistent vs non-persistent HTTP, 1 vs 2 realservers, serial vs synchronised clients (seed §4)", runHTTP, false},
 		{"stream", "netpipe streaming over the same paths (seed §5.1)", runStream, false},
 		{"scale", "synchronised clients on 1, 2, 4 hosts × 1, 2, 4 rate-limited realservers, NAT and DR (seed §4.4)", runScale, false},
-		{"rsh", "rsh copy through the lab (seed §5.2)", bulk{proto: "rsh", port: 514, probe: []string{"--no-stderr", "--max-exp", "20"},
+		{"rsh", "rsh copy through the lab, to /dev/null and to an fsync'd file on tmpfs and on disk (seed §5.2)", bulk{proto: "rsh", port: 514, probe: []string{"--no-stderr", "--max-exp", "20"},
+			variants: []bulkVariant{
+				{name: "disk tmpfs", port: 5141, spoolUnder: "/dev/shm", serve: []string{"--fsync"}, probe: []string{"--no-stderr", "--max-exp", "20", "--sink", "disk"}},
+				{name: "disk real", port: 5142, spoolUnder: "/var/tmp", serve: []string{"--fsync"}, probe: []string{"--no-stderr", "--max-exp", "20", "--sink", "disk"}},
+			},
+			judge: judgeRsh,
 			seed: "\"The throughput for small (<128k) files is set by a 1.1sec minimum transfer time [...] Throughput reaches 40Mbps for\n" +
-				"copy to /dev/null on the realserver by forwarding and [...] by lvs.\""}.run, false},
-		{"lpd", "lpd printing through the lab (seed §5.3)", bulk{proto: "lpd", port: 515, probe: []string{"--max-exp", "20"},
+				"copy to /dev/null on the realserver by forwarding and [...] by lvs.\" To disk (/usr): \"reaches 12Mbps\"."}.run, false},
+		{"lpd", "lpd printing through the lab (seed §5.3)", bulk{proto: "lpd", port: 515, probe: []string{"--max-exp", "20"}, judge: judgeLpd,
 			seed: "\"The throughput for small jobs is determined by the minimum time to setup and pulldown the connection, about 0.2sec.\""}.run, false},
-		{"nfs", "NFS copy through the lab (seed §6)", bulk{proto: "nfs", port: 2049, probe: []string{"--max-exp", "20"},
+		{"nfs", "NFS copy through the lab, read and write, rsize/wsize 1k and 16k (seed §6)", bulk{proto: "nfs", port: 2049, probe: []string{"--max-exp", "20", "--rwsizes", "1k,16k"}, judge: judgeNFS,
 			seed: "NFS over UDP through VS-DR; \"no difference was seen in latency or throughput\" for rsize/wsize 1-16k (NFS here is TCP: go-nfs serves TCP only)."}.run, false},
 	}
 }
@@ -170,6 +179,7 @@ func runAll(ctx context.Context, o Options) ([]*Report, error) {
 	var reps []*Report
 	var skipped []string
 	var failed []error
+	var rows []Verdict
 	exps := registry()
 	n := 0
 	for _, e := range exps {
@@ -179,9 +189,17 @@ func runAll(ctx context.Context, o Options) ([]*Report, error) {
 	}
 	per := o.Budget / time.Duration(n)
 	start := time.Now()
+	before, err := leftovers(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for i, e := range exps {
 		if e.notYet {
 			skipped = append(skipped, e.name)
+			continue
+		}
+		if ctx.Err() != nil {
+			rows = append(rows, failedRow(e.name, ctx.Err()))
 			continue
 		}
 		fmt.Fprintf(o.Progress, "[%d/%d, %v elapsed] ", i+1, len(exps), time.Since(start).Round(time.Second))
@@ -194,35 +212,173 @@ func runAll(ctx context.Context, o Options) ([]*Report, error) {
 			// machine) must not cost the others' results.
 			failed = append(failed, fmt.Errorf("experiment %s: %w", e.name, err))
 			fmt.Fprintf(o.Progress, "   failed: %v\n", err)
-			if ctx.Err() != nil {
-				break
-			}
+			rows = append(rows, failedRow(e.name, err))
 			continue
 		}
 		reps = append(reps, r)
+		if len(r.Verdicts) == 0 {
+			rows = append(rows, Verdict{Experiment: e.name, Outcome: "no verdict", Ours: "(the experiment computed none)"})
+		}
+		rows = append(rows, r.Verdicts...)
 	}
-	var rows []LatencyRow
+	var lat []LatencyRow
 	for _, r := range reps {
-		rows = append(rows, r.Latency...)
+		lat = append(lat, r.Latency...)
+	}
+	var lb strings.Builder
+	fmt.Fprintf(&lb, "%-13s %-28s %12s %14s %12s\n", "experiment", "series", "latency", "max rate", "lat×rate")
+	for _, r := range lat {
+		fmt.Fprintf(&lb, "%-13s %-28s %12v %14v %12v\n", r.Experiment, r.Series, r.Latency.Round(10*time.Nanosecond), r.MaxRate, r.LatencyBytes)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-13s %-28s %12s %14s %12s\n", "experiment", "series", "latency", "max rate", "lat×rate")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "%-13s %-28s %12v %14v %12v\n", r.Experiment, r.Series, r.Latency.Round(10*time.Nanosecond), r.MaxRate, r.LatencyBytes)
-	}
+	b.WriteString(VerdictTable(rows))
 	if len(skipped) > 0 {
 		fmt.Fprintf(&b, "not implemented yet, skipped: %s\n", strings.Join(skipped, ", "))
 	}
-	fmt.Fprintf(&b, "total time %v\n", time.Since(start).Round(time.Second))
-	path := filepath.Join(o.OutDir, "all.txt")
-	if err := results.WriteFileAtomic(path, []byte(b.String())); err != nil {
-		return reps, err
+	after, err := leftovers(ctx)
+	if err != nil {
+		failed = append(failed, err)
 	}
-	for _, err := range failed {
-		fmt.Fprintf(&b, "FAILED: %v\n", err)
+	if left := newEntries(before, after); len(left) > 0 {
+		err := fmt.Errorf("left behind: %s", strings.Join(left, ", "))
+		failed = append(failed, err)
+		fmt.Fprintf(&b, "%v\n", err)
+	} else {
+		b.WriteString("left behind: no namespace, link or nft table of this run\n")
+	}
+	fmt.Fprintf(&b, "wall time %v (budget %v)\n", time.Since(start).Round(time.Second), o.Budget)
+	path := filepath.Join(o.OutDir, "all.txt")
+	if err := results.WriteFileAtomic(path, []byte(b.String()+"\n"+lb.String())); err != nil {
+		return reps, err
 	}
 	reps = append(reps, &Report{Name: "all", Finding: b.String(), Files: []string{path}})
 	return reps, errors.Join(failed...)
+}
+
+func failedRow(name string, err error) Verdict {
+	return Verdict{Experiment: name, Outcome: "failed", Ours: err.Error()}
+}
+
+// leftovers lists what a lab of this process could leave behind: its
+// namespaces (owner = this pid), and the root namespace's links and nft
+// tables (all of them, since a leak there has no owner to tell it by;
+// newEntries keeps only those that appeared during the run).
+func leftovers(ctx context.Context) ([]string, error) {
+	var out []string
+	ns, err := lab.Namespaces()
+	if err != nil {
+		return nil, err
+	}
+	pid := fmt.Sprint(os.Getpid())
+	for _, n := range ns {
+		if n.Owner == pid {
+			out = append(out, "namespace "+n.String())
+		}
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	for _, i := range ifs {
+		out = append(out, "link "+i.Name)
+	}
+	if b, err := exec.CommandContext(ctx, "nft", "list", "tables").Output(); err == nil {
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if strings.Contains(l, lab.Prefix) || strings.Contains(l, nft.TableName) {
+				out = append(out, "nft "+l)
+			}
+		}
+	}
+	return out, nil
+}
+
+// newEntries are the entries of after not in before, except links and
+// tables another process made: only lvsperf-looking names count, besides
+// this run's namespaces.
+func newEntries(before, after []string) []string {
+	seen := map[string]bool{}
+	for _, b := range before {
+		seen[b] = true
+	}
+	var out []string
+	for _, a := range after {
+		if !seen[a] && (strings.HasPrefix(a, "namespace ") || strings.HasPrefix(a, "nft ") || strings.Contains(a, "lvs")) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Table widths: they add up to 97 columns with the separators.
+const (
+	colExp, colSeed, colOurs, colVerdict = 17, 32, 32, 13
+)
+
+// VerdictTable prints verdicts as one table that fits 100 columns:
+// experiment and claim, the seed's finding, our figure with its interval,
+// the verdict; long cells wrap.
+func VerdictTable(vs []Verdict) string {
+	var b strings.Builder
+	row := func(cells ...string) {
+		cols := [][]string{wrap(cells[0], colExp), wrap(cells[1], colSeed), wrap(cells[2], colOurs), wrap(cells[3], colVerdict)}
+		n := 0
+		for _, c := range cols {
+			n = max(n, len(c))
+		}
+		for i := 0; i < n; i++ {
+			line := ""
+			for j, c := range cols {
+				cell := ""
+				if i < len(c) {
+					cell = c[i]
+				}
+				w := []int{colExp, colSeed, colOurs, colVerdict}[j]
+				if j < len(cols)-1 {
+					line += cell + strings.Repeat(" ", max(0, w-utf8.RuneCountInString(cell))) + " "
+				} else {
+					line += cell
+				}
+			}
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+		}
+	}
+	row("experiment", "seed's finding", "ours (95% interval)", "verdict")
+	b.WriteString(strings.Repeat("-", colExp+colSeed+colOurs+colVerdict+3) + "\n")
+	for _, v := range vs {
+		name := v.Experiment
+		if v.Claim != "" {
+			name += ": " + v.Claim
+		}
+		row(name, v.Seed, v.Ours, string(v.Outcome))
+	}
+	return b.String()
+}
+
+// wrap breaks s into lines of at most w runes, at spaces where it can.
+func wrap(s string, w int) []string {
+	var lines []string
+	cur := ""
+	for _, word := range strings.Fields(s) {
+		for utf8.RuneCountInString(word) > w {
+			r := []rune(word)
+			if cur != "" {
+				lines, cur = append(lines, cur), ""
+			}
+			lines, word = append(lines, string(r[:w])), string(r[w:])
+		}
+		switch {
+		case cur == "":
+			cur = word
+		case utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(word) <= w:
+			cur += " " + word
+		default:
+			lines, cur = append(lines, cur), word
+		}
+	}
+	if cur != "" || len(lines) == 0 {
+		lines = append(lines, cur)
+	}
+	return lines
 }
 
 // probeKind says which netpipe probe a curve runs.
@@ -276,6 +432,8 @@ type curve struct {
 	target         string
 	// setup installs what the curve needs (director rules) and returns its undo.
 	setup func() (func() error, error)
+	// pingPong runs this curve ping-pong whatever the experiment's kind.
+	pingPong bool
 	// optional curves are dropped, with the reason kept in dropped, when
 	// they fail; any other curve's failure ends the experiment.
 	optional bool
@@ -296,30 +454,67 @@ type measured struct {
 // measureRounds runs every curve once per round, interleaving the curves
 // so that the shared machine's load falls on all of them alike.
 func measureRounds(ctx context.Context, o Options, exp string, curves []curve, rounds int, topt timing.Options, kind probeKind) ([]*measured, []string, error) {
+	ms, left, _, err := measureUntil(ctx, o, exp, curves, stopRule{min: rounds, max: rounds}, topt, kind)
+	return ms, left, err
+}
+
+// stopRule says when interleaved rounds may stop: after min rounds, as
+// soon as settled reports the headline interval narrow enough, or after
+// max rounds, or once the budget (from the first round) ends.
+type stopRule struct {
+	min, max int
+	budget   time.Duration
+	// settled returns whether the headline comparison's interval is
+	// narrow enough and its half-width, in words.
+	settled func(ms []*measured) (bool, string)
+}
+
+// measureUntil is measureRounds with a stop rule; it says why it stopped.
+func measureUntil(ctx context.Context, o Options, exp string, curves []curve, rule stopRule, topt timing.Options, kind probeKind) ([]*measured, []string, string, error) {
 	out := make([]*measured, len(curves))
 	for i, c := range curves {
 		out[i] = &measured{label: c.label}
 	}
-	for r := 1; r <= rounds; r++ {
+	start := time.Now()
+	var why string
+	for r := 1; r <= rule.max; r++ {
 		for i, c := range curves {
 			if out[i].dropped != nil {
 				continue
 			}
-			ser, info, err := measureOnce(ctx, c, topt, kind)
+			k := kind
+			if c.pingPong {
+				k = pingPong
+			}
+			ser, info, err := measureOnce(ctx, c, topt, k)
 			if err != nil && c.optional && ctx.Err() == nil {
 				out[i].dropped = fmt.Errorf("round %d: %w", r, err)
 				fmt.Fprintf(o.Progress, "%s: %s left out: %v\n", exp, c.label, err)
 				continue
 			}
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s, round %d: %w", c.label, r, err)
+				return nil, nil, "", fmt.Errorf("%s, round %d: %w", c.label, r, err)
 			}
 			if out[i].rep.Info == nil {
 				out[i].rep.Info = info
 			}
-			if err := out[i].add(o, exp, r, rounds, ser); err != nil {
-				return nil, nil, err
+			if err := out[i].add(o, exp, r, rule.max, ser); err != nil {
+				return nil, nil, "", err
 			}
+		}
+		if rule.settled == nil || r < rule.min {
+			why = fmt.Sprintf("%d rounds", r)
+			continue
+		}
+		ok, half := rule.settled(out)
+		if ok {
+			why = fmt.Sprintf("settled after %d rounds (headline interval %s)", r, half)
+			break
+		}
+		// Stop when another round would not fit in the budget.
+		if el := time.Since(start); el+el/time.Duration(r) > rule.budget || r == rule.max {
+			why = fmt.Sprintf("budget ended after %d rounds, headline interval still %s", r, half)
+			break
 		}
 	}
 	var kept []*measured
@@ -329,7 +524,7 @@ func measureRounds(ctx context.Context, o Options, exp string, curves []curve, r
 			kept = append(kept, m)
 		}
 	}
-	return kept, dropped(out), nil
+	return kept, dropped(out), why, nil
 }
 
 // dropped lists the optional curves left out, with why.

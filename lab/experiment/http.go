@@ -18,6 +18,9 @@ import (
 
 const httpPort = 8080
 
+// httpSyncClients is the number of synchronised clients of the http experiment.
+const httpSyncClients = 8
+
 // httpFiles are the file exponents the http experiment fetches (1 B … 1 MiB).
 var httpFiles = []int{0, 6, 10, 13, 16, 20}
 
@@ -28,7 +31,7 @@ func runHTTP(ctx context.Context, o Options) (*Report, error) {
 	if o.Self == "" {
 		return nil, fmt.Errorf("not implemented yet: experiment http without Options.Self (the lvsperf binary whose `ptester` command runs inside the client namespace)")
 	}
-	const syncClients = 8
+	const syncClients = httpSyncClients
 	type cell struct {
 		keep, rs, clients int
 	}
@@ -133,11 +136,19 @@ func runHTTP(ctx context.Context, o Options) (*Report, error) {
 		"that there is no performance improvement with 2 realservers The reason for this is that the requests are serialised.\"\n" +
 		"note: all hosts share the machine's 2 CPUs, so a second realserver adds no CPU; what the synchronised clients can show is\n" +
 		"that the director spreads their connections, not that capacity doubles.\n")
+	figs := httpFigures{}
+	for c, m := range hits {
+		for f, v := range m {
+			figs[[4]int{c.keep, c.rs, c.clients, f}] = v
+		}
+	}
+	vs := httpVerdicts(figs, httpFiles[0], httpFiles[len(httpFiles)-1], maxMin[cell{1, 1, 1}])
+	writeVerdicts(&b, vs)
 	files, err := save(o, "http", run, b.String())
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Name: "http", Finding: b.String(), Files: files}, nil
+	return &Report{Name: "http", Finding: b.String(), Files: files, Verdicts: vs}, nil
 }
 
 // hammer runs `lvsperf ptester` inside the client host and decodes its

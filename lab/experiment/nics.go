@@ -57,11 +57,19 @@ func runNICs(ctx context.Context, o Options) (*Report, error) {
 	b.WriteString("\nseed: \"The 1 NIC LVS has jaggies in the throughput plot at low throughput, while the 2 NIC LVS has a smooth transfer\n" +
 		"curve. [...] This appears to be tcp problem rather than an LVS problem.\" (a 2.0.36 client kernel; compare the curves'\n" +
 		"smoothness in nics-throughput.png)\n")
+	jag := map[string][]float64{}
+	for _, m := range ms {
+		for _, r := range m.rounds {
+			jag[m.label] = append(jag[m.label], float64(jaggedness(r)))
+		}
+	}
+	vs := []Verdict{nicsVerdict(jag["1nic dr"], jag["2nic dr"])}
+	writeVerdicts(&b, vs)
 	files, err := save(o, "nics", run, b.String())
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Name: "nics", Finding: b.String(), Files: files, Latency: latencyRows("nics", run.Series)}, nil
+	return &Report{Name: "nics", Finding: b.String(), Files: files, Latency: latencyRows("nics", run.Series), Verdicts: vs}, nil
 }
 
 // runMultiNetpipe runs netpipe from the director to the client and to a
@@ -73,6 +81,7 @@ func runMultiNetpipe(ctx context.Context, o Options) (*Report, error) {
 	const sweeps = 8 // 2 shapes × (2 alone + 2 together)
 	topt := sweepOptions(o.MaxSize, o.Budget/sweeps)
 	var b strings.Builder
+	var vs []Verdict
 	b.WriteString("experiment multi-netpipe: netpipe from the director to the client and to realserver 1, alone and simultaneously,\n" +
 		"through a two-NIC and a one-NIC director, offloads off (not pinned: the two netpipes need both CPUs)\n\n")
 	fmt.Fprintf(&b, "%-26s %14s %12s\n", "curve", "fit latency", "max rate")
@@ -107,8 +116,10 @@ func runMultiNetpipe(ctx context.Context, o Options) (*Report, error) {
 				fmt.Fprintf(o.Progress, "multi-netpipe: %-26s latency %v max rate %v\n", label, ser.Fit.Latency.Round(10*time.Nanosecond), ser.Fit.MaxRate)
 			}
 		}
-		for _, g := range legs {
+		alone := make([]timing.Series, len(legs))
+		for i, g := range legs {
 			ser, _, err := netpipeOver(ctx, g.server, dir, g.target, g.port, topt)
+			alone[i] = ser
 			if err != nil {
 				l.Close()
 				return nil, fmt.Errorf("%s %s alone: %w", shape, g.name, err)
@@ -135,15 +146,17 @@ func runMultiNetpipe(ctx context.Context, o Options) (*Report, error) {
 		}
 		for i, g := range legs {
 			add(fmt.Sprintf("%s %s together", shape, g.name), res[i])
+			vs = append(vs, multiVerdict(shape+" "+g.name, pairedBySize(largeRates(res[i]), largeRates(alone[i]))))
 		}
 	}
 	b.WriteString("\nseed: \"Netpipe runs interfere with each other. The curve of throughput to client is lowered in the presence of another\n" +
 		"netpipe process.\" and with 1 NIC \"The throughput on the director-client link [...] dropped [...] while that on the\n" +
 		"director-realserver [...] increased [...] Presumably the total throughput did not change much.\"\n" +
 		"caveat (the seed's too): the two sweeps are not synchronised, so at a given moment they measure different sizes.\n")
+	writeVerdicts(&b, vs)
 	files, err := save(o, "multi-netpipe", run, b.String())
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Name: "multi-netpipe", Finding: b.String(), Files: files, Latency: latencyRows("multi-netpipe", run.Series)}, nil
+	return &Report{Name: "multi-netpipe", Finding: b.String(), Files: files, Latency: latencyRows("multi-netpipe", run.Series), Verdicts: vs}, nil
 }

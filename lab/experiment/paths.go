@@ -105,11 +105,27 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 	if o.Self != "" {
 		curves = append(curves, proxyCurve(ctx, l, s, []string{o.Self, "director"}))
 	}
-	const rounds = 3
-	ms, left, err := measureRounds(ctx, o, name, curves, rounds, sweepOptions(o.MaxSize, o.Budget/time.Duration(rounds*len(curves))), kind)
+	if kind == stream {
+		// The seed compared streaming with the two-way test: the same paths
+		// ping-pong, interleaved with the streams.
+		for _, p := range paths {
+			if p.name == "direct" || p.name == "dr" {
+				c := pathCurves(l, s, "", []labPath{p})[0]
+				c.label, c.pingPong = p.name+" ping-pong", true
+				curves = append(curves, c)
+			}
+		}
+	}
+	// At least 3 interleaved rounds, then more until the headline interval
+	// settles or the budget ends; each sweep is sized for 4 rounds.
+	rule := stopRule{min: 3, max: 8, budget: o.Budget, settled: func(ms []*measured) (bool, string) {
+		return headlineSettled(name, ms)
+	}}
+	ms, left, stopped, err := measureUntil(ctx, o, name, curves, rule, sweepOptions(o.MaxSize, o.Budget/time.Duration(4*len(curves))), kind)
 	if err != nil {
 		return nil, err
 	}
+	rounds := len(ms[0].rounds)
 	run := newRun(name)
 	if kind == stream {
 		run.Probe = "stream"
@@ -123,11 +139,12 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 		by[m.label] = m
 	}
 	var b strings.Builder
+	var vs []Verdict
 	what := "netpipe ping-pong"
 	if kind == stream {
 		what = "netpipe streaming (one way, small acknowledgements)"
 	}
-	fmt.Fprintf(&b, "experiment %s: %s client → realserver over each path, offloads off, MTU 1500, both ends on CPU 0, %d interleaved rounds\n\n", name, what, rounds)
+	fmt.Fprintf(&b, "experiment %s: %s client → realserver over each path, offloads off, MTU 1500, both ends on CPU 0, %d interleaved rounds\n(%s)\n\n", name, what, rounds, stopped)
 	table(&b, ms)
 	if o.Self == "" {
 		b.WriteString("(no proxy curve: Options.Self, the lvsperf binary that runs `lvsperf director`, not given)\n")
@@ -143,15 +160,14 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 		fmt.Fprintf(&b, "\nNAT latency penalty over DR: %+.1f%% on the small-message time (median over rounds: NAT %v, DR %v); %+.1f%% on the fitted latency\n",
 			pen, nat.Round(10*time.Nanosecond), dr.Round(10*time.Nanosecond), fpen)
 		run.Options["nat_vs_dr_latency_pct"] = fmt.Sprintf("%.1f", pen)
-		verdict := "NAT's latency is above DR's, as in the seed."
-		if pen <= 0 {
-			verdict = "NAT's latency is NOT above DR's in this run (the seed found it was); rerun on a quieter machine before concluding."
-		}
-		fmt.Fprintf(&b, "finding: %s\n", verdict)
+		vs = pathsVerdicts(smallByLabel(ms))
+		writeVerdicts(&b, vs)
 		b.WriteString("seed (2000, 100 Mbit, 133 MHz director): \"The lowest latency connection between the client and the realserver is the direct\n" +
 			"connection. [...] VS-NAT has a 15% latency penalty over VS-DR [...] Julian's martian modification [...] had a greater\n" +
 			"latency than with VS-DR, but better latency than with VS-NAT.\"\n")
 	} else {
+		vs = streamVerdicts(ms)
+		writeVerdicts(&b, vs)
 		b.WriteString("seed: \"it appears that the netpipe one-way stream test give the same throughput and node position as does the\n" +
 			"two-way netpipe test, indicating that LVS has no preference for the direction in which the large packets travel\"\n" +
 			"compare the max rates above with `lvsperf experiment paths`.\n")
@@ -160,7 +176,64 @@ func pathsLike(ctx context.Context, o Options, name string, kind probeKind) (*Re
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Name: name, Finding: b.String(), Files: files, Latency: latencyRows(name, run.Series)}, nil
+	return &Report{Name: name, Finding: b.String(), Files: files, Latency: latencyRows(name, run.Series), Verdicts: vs}, nil
+}
+
+// smallByLabel is each curve's per-round small-message times.
+func smallByLabel(ms []*measured) map[string][]float64 {
+	m := map[string][]float64{}
+	for _, x := range ms {
+		m[x.label] = durs(x.small)
+	}
+	return m
+}
+
+// ratesByLabel is each curve's per-round fitted max rate.
+func ratesByLabel(ms []*measured) map[string][]float64 {
+	m := map[string][]float64{}
+	for _, x := range ms {
+		for _, r := range x.rounds {
+			m[x.label] = append(m[x.label], float64(r.Fit.MaxRate))
+		}
+	}
+	return m
+}
+
+func streamVerdicts(ms []*measured) []Verdict {
+	r := ratesByLabel(ms)
+	var vs []Verdict
+	for _, p := range []string{"direct", "dr"} {
+		if r[p] != nil && r[p+" ping-pong"] != nil {
+			vs = append(vs, streamVerdict(p, r[p], r[p+" ping-pong"]))
+		}
+	}
+	return vs
+}
+
+// headlineTol is the half-width (of a ratio) at which an experiment's
+// headline interval counts as settled: ±5 percentage points.
+const headlineTol = 0.05
+
+// headlineSettled says whether the headline ratio of paths (NAT/DR
+// small-message time) or stream (DR stream/ping-pong rate) is known
+// within ±headlineTol.
+func headlineSettled(name string, ms []*measured) (bool, string) {
+	var iv Interval
+	if name == "stream" {
+		r := ratesByLabel(ms)
+		iv = ci95(pairedRatios(r["dr"], r["dr ping-pong"]))
+	} else {
+		sm := smallByLabel(ms)
+		iv = ci95(pairedRatios(sm["nat"], sm["dr"]))
+	}
+	return iv.Half() <= headlineTol, fmt.Sprintf("±%.1f%%", 100*iv.Half())
+}
+
+// writeVerdicts appends the verdicts to a finding.
+func writeVerdicts(b *strings.Builder, vs []Verdict) {
+	for _, v := range vs {
+		fmt.Fprintf(b, "verdict %s: %s\n    seed: %s\n    ours: %s (%s)\n", v.Claim, v.Outcome, v.Seed, v.Ours, v.Why)
+	}
 }
 
 // proxyCurve runs the userspace proxy engine (`lvsperf director`) as a

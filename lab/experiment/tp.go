@@ -88,7 +88,9 @@ func runTP(ctx context.Context, o Options) (*Report, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s, round %d: %w", p.name, r, err)
 			}
-			ms[i].add(o, "tp", r, rounds, ser)
+			if err := ms[i].add(o, "tp", r, rounds, ser); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if n, err := tp.Packets(); err != nil || n == 0 {
@@ -115,11 +117,13 @@ func runTP(ctx context.Context, o Options) (*Report, error) {
 		"of the machines, accepting packets on the other node by TP incurs no further speed penalty.\"\n" +
 		"note: 2000's director TP was a kernel hook in front of IPVS; here the director's nft DR rule catches the VIP at ingress\n" +
 		"whether or not the director holds it, so \"tp director\" differs from \"vip devices\" only by routing instead of ARP.\n")
+	vs := tpVerdicts(smallByLabel(ms), ratesByLabel(ms))
+	writeVerdicts(&b, vs)
 	files, err := save(o, "tp", run, b.String())
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Name: "tp", Finding: b.String(), Files: files, Latency: latencyRows("tp", run.Series)}, nil
+	return &Report{Name: "tp", Finding: b.String(), Files: files, Latency: latencyRows("tp", run.Series), Verdicts: vs}, nil
 }
 
 // sweepTo runs a ping-pong sweep from client against a receiver at addr.
