@@ -110,6 +110,15 @@ func runMTU(ctx context.Context, o Options) (*Report, error) {
 				ser.Fit.Latency.Round(10*time.Nanosecond), ser.Fit.MaxRate, ser.Fit.LatencyBytes)
 		}
 	}
+	// Per-round latency-equivalent bytes ratio MTU 750 / MTU 1500 (the
+	// rounds interleave the MTUs, so they pair), before the sort below.
+	var lbRatios []float64
+	for r := range rows[0].pairs {
+		a, b := rows[1].pairs[r].Fit.LatencyBytes, rows[0].pairs[r].Fit.LatencyBytes
+		if b > 0 {
+			lbRatios = append(lbRatios, float64(a)/float64(b))
+		}
+	}
 	for i, m := range mtus {
 		// The round with the median latency-equivalent bytes represents the MTU.
 		ps := rows[i].pairs
@@ -200,6 +209,8 @@ func runMTU(ctx context.Context, o Options) (*Report, error) {
 	b.WriteString("seed: \"the pole moved to the left by a factor of ca. 2 for each change of a factor of 2 in the mtu [...] at large\n" +
 		"packet sizes, throughput dropped sharply for small mtu: mtu=400 and mtu=200 [...] netpipe tests to self [...] behaved normally.\"\n")
 	run.Options["latbytes_ratio_750_1500"] = fmt.Sprintf("%.3f", ratio750)
+	vs := []Verdict{mtuVerdict(lbRatios)}
+	writeVerdicts(&b, vs)
 	files, err := save(o, "mtu", run, b.String())
 	if err != nil {
 		return nil, err
@@ -210,7 +221,7 @@ func runMTU(ctx context.Context, o Options) (*Report, error) {
 			pair = append(pair, s)
 		}
 	}
-	return &Report{Name: "mtu", Finding: b.String(), Files: files, Latency: latencyRows("mtu", pair)}, nil
+	return &Report{Name: "mtu", Finding: b.String(), Files: files, Latency: latencyRows("mtu", pair), Verdicts: vs}, nil
 }
 
 func orNone(s []string) string {

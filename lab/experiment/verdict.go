@@ -459,3 +459,14 @@ func nfsVerdicts(read, write, small, big []float64) []Verdict {
 			Outcome: judgeRatio(rs, About, 0.20), Why: "max rate ratio per path and direction"},
 	}
 }
+
+// mtuVerdict judges "halving the MTU halves the latency-equivalent
+// bytes": the per-round ratio MTU 750 / MTU 1500 within 0.4-0.6.
+func mtuVerdict(ratios []float64) Verdict {
+	iv := ci95(ratios)
+	// 2×ratio ≈ 1 within ±20% is the band 0.4-0.6.
+	dbl := Interval{Mean: 2 * iv.Mean, Lo: 2 * iv.Lo, Hi: 2 * iv.Hi, N: iv.N}
+	return Verdict{Experiment: "mtu", Claim: "pole moves with MTU",
+		Seed: "lat×rate at MTU 750 / at 1500 ≈ 0.5 (band 0.4-0.6)", Ours: "750/1500 " + fmtIv(iv),
+		Outcome: judgeRatio(dbl, About, 0.20), Why: "per-round ratio of latency-equivalent bytes, interval within 0.4-0.6"}
+}

@@ -362,3 +362,18 @@ func TestNewEntries(t *testing.T) {
 		t.Errorf("newEntries: %v", got)
 	}
 }
+
+func TestMTUVerdict(t *testing.T) {
+	for _, c := range []struct {
+		r    []float64
+		want Outcome
+	}{
+		{noisy(1, 5, 0.5, 0.02), Reproduced},
+		{noisy(2, 5, 0.95, 0.02), NotReproduced},
+		{noisy(3, 3, 0.6, 0.4), Inconclusive},
+	} {
+		if v := mtuVerdict(c.r); v.Outcome != c.want {
+			t.Errorf("%v: %v (%s), want %v", c.r, v.Outcome, v.Ours, c.want)
+		}
+	}
+}
