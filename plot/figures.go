@@ -10,7 +10,6 @@ import (
 	"time"
 
 	gplot "gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
@@ -75,10 +74,12 @@ func Label(s results.Series, i int) string {
 	return "series " + strconv.Itoa(i)
 }
 
-// Draw draws figure f of series. Each series gets its own colour, dash and
-// glyph; series with a fit get the fitted model dashed on the throughput and
-// time figures, with latency and max_rate in the legend.
-func Draw(f Figure, series []results.Series) (*gplot.Plot, error) {
+// Draw draws figure f of series in the theme (see Chart). Each series gets
+// its own colour and glyph; series with a fit get the fitted model dashed
+// on the throughput and time figures, with latency and max_rate in the
+// legend. Every axis is log: the throughput figure too, so that small sizes
+// are not flattened onto zero.
+func Draw(f Figure, series []results.Series) (*Chart, error) {
 	var any bool
 	for _, s := range series {
 		any = any || len(usable(s)) > 0
@@ -86,98 +87,50 @@ func Draw(f Figure, series []results.Series) (*gplot.Plot, error) {
 	if !any {
 		return nil, ErrNothingToPlot
 	}
-	p := gplot.New()
-	style(p)
-	unit, scale := rateUnit(series)
-	// Log axes plot log10 of the value on a linear axis with their own
-	// ticks: gonum's LogScale panics on values ≤ 0 and mis-sizes the
-	// margin of a centred axis label.
+	var c *Chart
 	var fx, fy func(point) float64
 	switch f {
 	case Signature:
-		p.Title.Text = "Signature: throughput against transfer time"
-		p.X.Label.Text = timeLabel(series)
-		p.Y.Label.Text = "throughput, " + unit
-		p.X.Tick.Marker = logTicks{label: durationLabel}
-		p.Y.Tick.Marker = logTicks{label: numberLabel}
-		fx = func(q point) float64 { return math.Log10(q.seconds) }
-		fy = func(q point) float64 { return math.Log10(q.mbps / scale) }
-		// Signature curves fill the top left; the bottom right stays empty.
-		p.Legend.Top, p.Legend.Left = false, false
-		p.Legend.XOffs, p.Legend.YOffs = -vg.Points(6), vg.Points(6)
+		c = NewChart("Signature: throughput against transfer time", timeLabel(series), "throughput", LogSeconds, LogBits)
+		fx = func(q point) float64 { return q.seconds }
+		fy = func(q point) float64 { return q.mbps * 1e6 }
 	case Throughput:
-		p.Title.Text = "Throughput against message size"
-		p.X.Label.Text = "message size"
-		p.Y.Label.Text = "throughput, " + unit
-		p.X.Tick.Marker = logTicks{label: bytesLabel, base2: true}
-		p.Y.Min = 0
-		fx = func(q point) float64 { return math.Log10(q.bytes) }
-		fy = func(q point) float64 { return q.mbps / scale }
+		c = NewChart("Throughput against message size", "message size", "throughput", LogBytes, LogBits)
+		fx = func(q point) float64 { return q.bytes }
+		fy = func(q point) float64 { return q.mbps * 1e6 }
 	case Time:
-		p.Title.Text = "Transfer time against message size"
-		p.X.Label.Text = "message size"
-		p.Y.Label.Text = timeLabel(series)
-		p.X.Tick.Marker = logTicks{label: bytesLabel, base2: true}
-		p.Y.Tick.Marker = logTicks{label: durationLabel}
-		fx = func(q point) float64 { return math.Log10(q.bytes) }
-		fy = func(q point) float64 { return math.Log10(q.seconds) }
+		c = NewChart("Transfer time against message size", "message size", timeLabel(series), LogBytes, LogSeconds)
+		fx = func(q point) float64 { return q.bytes }
+		fy = func(q point) float64 { return q.seconds }
 	default:
 		return nil, fmt.Errorf("figure %q: want one of %v", f, Figures())
 	}
-	p.Add(plotter.NewGrid())
+	xy := func(pts []point) ([]float64, []float64) {
+		xs, ys := make([]float64, len(pts)), make([]float64, len(pts))
+		for j, q := range pts {
+			xs[j], ys[j] = fx(q), fy(q)
+		}
+		return xs, ys
+	}
 	for i, s := range series {
 		pts := usable(s)
 		if len(pts) == 0 {
 			continue
 		}
-		xys := make(plotter.XYs, len(pts))
-		for j, q := range pts {
-			xys[j].X, xys[j].Y = fx(q), fy(q)
-		}
-		line, scatter, err := plotter.NewLinePoints(xys)
-		if err != nil {
+		xs, ys := xy(pts)
+		if _, err := c.Line(i, Label(s, i), xs, ys, Measured); err != nil {
 			return nil, fmt.Errorf("series %q: %w", Label(s, i), err)
 		}
-		c := colour(i)
-		line.Color, line.Width = c, vg.Points(1.5)
-		scatter.Color, scatter.Shape, scatter.Radius = c, plotutil.Shape(i), vg.Points(2.5)
-		p.Add(line, scatter)
-		p.Legend.Add(Label(s, i), line, scatter)
 		if f != Signature {
 			if model := fitPoints(s.Fit, pts); len(model) >= 2 {
-				fxy := make(plotter.XYs, len(model))
-				for j, q := range model {
-					fxy[j].X, fxy[j].Y = fx(q), fy(q)
-				}
-				fl, err := plotter.NewLine(fxy)
-				if err != nil {
+				xs, ys := xy(model)
+				if _, err := c.Line(i, "  fit: "+FitSummary(s.Fit), xs, ys, Fit); err != nil {
 					return nil, fmt.Errorf("series %q fit: %w", Label(s, i), err)
 				}
-				fl.Color, fl.Width = c, vg.Points(1)
-				fl.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-				p.Add(fl)
-				p.Legend.Add("  fit: "+FitSummary(s.Fit), fl)
 			}
 		}
 	}
-	widen(&p.X)
-	widen(&p.Y)
-	return p, nil
-}
-
-// rateUnit picks Gbit/s when the best rate reaches 10 Gbit/s, else Mbit/s,
-// and returns the unit's name and its size in Mbit/s.
-func rateUnit(series []results.Series) (string, float64) {
-	best := 0.0
-	for _, s := range series {
-		for _, q := range usable(s) {
-			best = math.Max(best, q.mbps)
-		}
-	}
-	if best >= 10000 {
-		return "Gbit/s (10^9 bit/s)", 1000
-	}
-	return "Mbit/s (10^6 bit/s)", 1
+	return c, nil
 }
 
 // colour is series i's colour: dark, distinct, and repeating after eight.
@@ -232,29 +185,6 @@ func fitPoints(f *timing.Fit, pts []point) []point {
 		out = append(out, point{bytes: b, seconds: t, mbps: 8 * b / t / 1e6})
 	}
 	return out
-}
-
-// style sets readable fonts and puts the legend top left, where rising
-// curves leave room.
-func style(p *gplot.Plot) {
-	p.Title.TextStyle.Font.Size = vg.Points(14)
-	for _, a := range []*gplot.Axis{&p.X, &p.Y} {
-		a.Label.TextStyle.Font.Size = vg.Points(12)
-		a.Tick.Label.Font.Size = vg.Points(10)
-	}
-	p.Legend.TextStyle.Font.Size = vg.Points(10)
-	p.Legend.Top, p.Legend.Left = true, true
-	p.Legend.XOffs, p.Legend.YOffs = vg.Points(6), -vg.Points(6)
-	p.Legend.ThumbnailWidth = vg.Points(28)
-	p.BackgroundColor = color.White
-}
-
-// widen keeps an axis whose data collapse to one value from having an
-// empty range (0.3 is a factor of two on a log axis).
-func widen(a *gplot.Axis) {
-	if a.Max <= a.Min {
-		a.Min, a.Max = a.Min-0.3, a.Max+0.3
-	}
 }
 
 // logTicks marks an axis that carries log10 of its values: major ticks at
@@ -347,16 +277,6 @@ func decimalTicks(min, max float64, label func(float64) string) []gplot.Tick {
 func durationLabel(s float64) string {
 	d := time.Duration(math.Round(s * 1e9))
 	return d.Round(roundTo(d)).String()
-}
-
-// numberLabel formats v to three significant digits, without an exponent
-// for values from 0.001 to 10^9.
-func numberLabel(v float64) string {
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
-	if a := math.Abs(r); a >= 1e-3 && a < 1e9 {
-		return strconv.FormatFloat(r, 'f', -1, 64)
-	}
-	return strconv.FormatFloat(r, 'g', 3, 64)
 }
 
 // bytesLabel formats a size: 1B, 4KiB, 2MiB.

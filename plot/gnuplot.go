@@ -125,3 +125,18 @@ func quote(s string) string {
 	}, s)
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
+
+// rateUnit picks Gbit/s when the best rate reaches 10 Gbit/s, else Mbit/s,
+// and returns the unit's name and its size in Mbit/s.
+func rateUnit(series []results.Series) (string, float64) {
+	best := 0.0
+	for _, s := range series {
+		for _, q := range usable(s) {
+			best = math.Max(best, q.mbps)
+		}
+	}
+	if best >= 10000 {
+		return "Gbit/s (10^9 bit/s)", 1000
+	}
+	return "Mbit/s (10^6 bit/s)", 1
+}

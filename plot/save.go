@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -28,7 +27,7 @@ const (
 
 // Encode writes p as a DefaultWidth × DefaultHeight image in format (png
 // or svg).
-func Encode(w io.Writer, p *gplot.Plot, format string) error {
+func Encode(w io.Writer, p *Chart, format string) error {
 	var c interface {
 		vg.CanvasSizer
 		io.WriterTo
@@ -50,7 +49,7 @@ func Encode(w io.Writer, p *gplot.Plot, format string) error {
 
 // Save writes p to path in the format its extension names (.png or .svg),
 // atomically.
-func Save(path string, p *gplot.Plot) error {
+func Save(path string, p *Chart) error {
 	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
 	var b bytes.Buffer
 	if err := Encode(&b, p, format); err != nil {
