@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,12 +142,21 @@ func TestEnginesCountFaults(t *testing.T) {
 }
 
 func TestEnginesRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A closed port below the ephemeral range: one the kernel handed out
+	// (127.0.0.1:0) can be handed out again to another test's socket in the
+	// same suite run, which then resets our connects.
+	addr := ""
+	for port := 23000 + os.Getpid()%5000; addr == "" && port < 32000; port++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		addr = ln.Addr().String()
+		ln.Close()
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	if addr == "" {
+		t.Fatal("no free port between 23000 and 32000")
+	}
 	for _, e := range bothEngines() {
 		rep, err := Run(context.Background(), Options{Target: addr, Duration: 50 * time.Millisecond, NoPrefetch: true, Engine: e})
 		if err != nil {
