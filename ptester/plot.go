@@ -3,18 +3,11 @@ package ptester
 import (
 	"errors"
 	"fmt"
-	"image/color"
 	"io"
-	"math"
 	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 	"time"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 
 	lplot "github.com/lvsperf/lvsperf/plot"
 	"github.com/lvsperf/lvsperf/results"
@@ -24,86 +17,75 @@ import (
 // WritePlots draws a sweep run's figures into dir, every series on each
 // figure, and returns the files written: the project's signature,
 // throughput and time-with-fit figures (lvsperf/plot.WriteAll, plus gnuplot
-// files), and the seed's HTTP figures base-{rate,hits,minmax}.{png,svg}:
-// body throughput summed over clients, hits/sec, and the fastest and slowest
-// single GET, against file size. Log axes cannot show values ≤ 0; such
-// points are left out.
+// files), and the seed's HTTP figures (see WriteHTTPPlots).
 func WritePlots(dir, base string, run *results.Run) ([]string, error) {
 	files, err := lplot.WriteAll(dir, base, run.Series)
-	own, oerr := writeHTTPPlots(dir, base, run)
+	own, oerr := WriteHTTPPlots(dir, base, run.Series)
 	return append(files, own...), errors.Join(err, oerr)
 }
 
-func writeHTTPPlots(dir, base string, run *results.Run) ([]string, error) {
-	figs := []struct {
+// WriteHTTPPlots draws the seed's HTTP figures base-{rate,hits,minmax}.{png,svg}
+// of HTTP sweep series (several runs' series overlay, direct and director
+// on one figure: see lplot.FromRuns), in the project's plot theme: body
+// throughput summed over clients, hits/sec, and the fastest and slowest
+// single GET with the fit, against file size, all log-log. Log axes cannot
+// show values ≤ 0; such points are left out.
+func WriteHTTPPlots(dir, base string, series []results.Series) ([]string, error) {
+	type fig struct {
 		name, title, ylabel string
-		ys                  func(s results.Series) (plotter.XYs, plotter.XYs)
-	}{
-		{"rate", "HTTP throughput (all clients) vs file size", "throughput (Mbit/s)", func(s results.Series) (plotter.XYs, plotter.XYs) {
-			return xyInfo(s, InfoThroughput, 1e-6), nil
+		y                   lplot.Scale
+		draw                func(c *lplot.Chart, i int, s results.Series) error
+	}
+	figs := []fig{
+		{"rate", "HTTP throughput (all clients) against file size", "throughput", lplot.LogBits, func(c *lplot.Chart, i int, s results.Series) error {
+			xs, ys := xyInfo(s, InfoThroughput)
+			_, err := c.Line(i, label(s, i, ""), xs, ys, lplot.Measured)
+			return err
 		}},
-		{"hits", "HTTP hits/sec vs file size", "hits/sec", func(s results.Series) (plotter.XYs, plotter.XYs) {
-			return xyInfo(s, InfoHitsPerSec, 1), nil
+		{"hits", "HTTP hits/sec against file size", "hits/sec", lplot.LogCount, func(c *lplot.Chart, i int, s results.Series) error {
+			xs, ys := xyInfo(s, InfoHitsPerSec)
+			_, err := c.Line(i, label(s, i, ""), xs, ys, lplot.Measured)
+			return err
 		}},
-		{"minmax", "HTTP transfer time vs file size (fastest and slowest GET)", "time (s)", func(s results.Series) (plotter.XYs, plotter.XYs) {
-			var lo, hi plotter.XYs
+		{"minmax", "HTTP transfer time against file size (fastest and slowest GET)", "time of one GET", lplot.LogSeconds, func(c *lplot.Chart, i int, s results.Series) error {
+			var xs, lo, hi []float64
 			for _, p := range s.Points {
-				lo = appendPos(lo, float64(p.Bytes), p.Fastest.Seconds())
-				hi = appendPos(hi, float64(p.Bytes), p.Slowest.Seconds())
+				xs, lo, hi = append(xs, float64(p.Bytes)), append(lo, p.Fastest.Seconds()), append(hi, p.Slowest.Seconds())
 			}
-			return lo, hi
+			if _, err := c.Line(i, label(s, i, "fastest"), xs, lo, lplot.Measured); err != nil {
+				return err
+			}
+			if _, err := c.Line(i, label(s, i, "slowest"), xs, hi, lplot.Secondary); err != nil {
+				return err
+			}
+			if s.Fit != nil && s.Fit.MaxRate > 0 && s.Fit.Latency >= 0 {
+				var fs []float64
+				for _, x := range xs {
+					fs = append(fs, s.Fit.Latency.Seconds()+x*8/float64(s.Fit.MaxRate))
+				}
+				_, err := c.Line(i, "  fit: "+lplot.FitSummary(s.Fit), xs, fs, lplot.Fit)
+				return err
+			}
+			return nil
 		}},
 	}
 	var files []string
 	var errs []error
 	for _, f := range figs {
-		p := plot.New()
-		p.Title.Text = f.title + " — " + run.Path
-		p.X.Label.Text = "file size (bytes)"
-		p.Y.Label.Text = f.ylabel
-		p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-		p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
-		p.Add(plotter.NewGrid())
-		p.Legend.Top = true
-		n := 0
-		for i, s := range run.Series {
-			a, b := f.ys(s)
-			col := palette(i)
-			if len(a) > 0 {
-				if err := addLine(p, a, col, nil, label(s, f.name, b != nil, "min")); err != nil {
-					errs = append(errs, err)
-				}
-				n += len(a)
-			}
-			if len(b) > 0 {
-				if err := addLine(p, b, col, []vg.Length{vg.Points(4), vg.Points(3)}, label(s, f.name, true, "max")); err != nil {
-					errs = append(errs, err)
-				}
-				n += len(b)
-			}
-			if f.name == "minmax" && s.Fit != nil && s.Fit.MaxRate > 0 {
-				var fl plotter.XYs
-				for _, pt := range s.Points {
-					t := s.Fit.Latency.Seconds() + float64(pt.Bytes)*8/float64(s.Fit.MaxRate)
-					fl = appendPos(fl, float64(pt.Bytes), t)
-				}
-				if len(fl) > 1 {
-					if err := addLine(p, fl, col, []vg.Length{vg.Points(1), vg.Points(2)}, fmt.Sprintf("fit: %v + bytes / %v", s.Fit.Latency.Round(time.Microsecond), s.Fit.MaxRate)); err != nil {
-						errs = append(errs, err)
-					}
-				}
+		c := lplot.NewChart(f.title, "file size", f.ylabel, lplot.LogBytes, f.y)
+		for i, s := range series {
+			if err := f.draw(c, i, s); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", f.name, err))
 			}
 		}
-		if n == 0 {
+		if c.Empty() {
 			errs = append(errs, fmt.Errorf("%s: no positive values to draw", f.name))
 			continue
 		}
-		// Head room above the data for the legend (the axis is log).
-		p.Y.Max *= 40
 		for _, ext := range []string{".png", ".svg"} {
 			path := filepath.Join(dir, base+"-"+f.name+ext)
-			if err := p.Save(7*vg.Inch, 4.5*vg.Inch, path); err != nil {
-				errs = append(errs, fmt.Errorf("save %s: %w", path, err))
+			if err := lplot.Save(path, c); err != nil {
+				errs = append(errs, err)
 				continue
 			}
 			files = append(files, path)
@@ -112,59 +94,26 @@ func writeHTTPPlots(dir, base string, run *results.Run) ([]string, error) {
 	return files, errors.Join(errs...)
 }
 
-func label(s results.Series, fig string, two bool, which string) string {
-	name := s.Info["mode"]
-	if name == "" {
-		name = s.Label
-	}
-	if k := s.Info["keepalive"]; k != "" {
-		name += " -k" + k
-	}
-	if two {
+// label names series i in a legend: its label (mode, -k and -c; prefixed
+// with the run's name when runs overlay) and which of a pair of lines this is.
+func label(s results.Series, i int, which string) string {
+	name := lplot.Label(s, i)
+	if which != "" {
 		name += " " + which
 	}
 	return name
 }
 
-func addLine(p *plot.Plot, xy plotter.XYs, col color.Color, dashes []vg.Length, name string) error {
-	l, pts, err := plotter.NewLinePoints(xy)
-	if err != nil {
-		return err
-	}
-	l.Color, l.Dashes = col, dashes
-	pts.Color, pts.Shape = col, draw.CircleGlyph{}
-	p.Add(l, pts)
-	p.Legend.Add(name, l, pts)
-	return nil
-}
-
-func palette(i int) color.Color {
-	cs := []color.Color{
-		color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
-		color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
-		color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
-		color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
-	}
-	return cs[i%len(cs)]
-}
-
-// appendPos appends (x, y) when both are positive and finite.
-func appendPos(xy plotter.XYs, x, y float64) plotter.XYs {
-	if x > 0 && y > 0 && !math.IsInf(y, 0) && !math.IsNaN(y) {
-		xy = append(xy, plotter.XY{X: x, Y: y})
-	}
-	return xy
-}
-
-func xyInfo(s results.Series, key string, scale float64) plotter.XYs {
-	var xy plotter.XYs
+// xyInfo returns the sizes and values of key recorded in s's Info.
+func xyInfo(s results.Series, key string) ([]float64, []float64) {
+	var xs, ys []float64
 	for _, p := range s.Points {
 		v, err := strconv.ParseFloat(s.Info[InfoKey(key, p.Bytes)], 64)
 		if err == nil {
-			xy = appendPos(xy, float64(p.Bytes), v*scale)
+			xs, ys = append(xs, float64(p.Bytes)), append(ys, v)
 		}
 	}
-	return xy
+	return xs, ys
 }
 
 // WriteSweepText prints one row per size and series, then each series' fit.

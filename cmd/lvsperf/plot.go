@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lvsperf/lvsperf/plot"
+	"github.com/lvsperf/lvsperf/ptester"
 	"github.com/lvsperf/lvsperf/results"
 )
 
@@ -71,7 +73,13 @@ func runPlot(cmd *cobra.Command, o plotOptions, files []string) error {
 			o.name = "compare"
 		}
 	}
-	written, err := plot.WriteAll(o.out, o.name, plot.FromRuns(names, runs), formats...)
+	series := plot.FromRuns(names, runs)
+	written, err := plot.WriteAll(o.out, o.name, series, formats...)
+	if httpRuns(runs) {
+		// ptester sweeps: the seed's HTTP figures too, the runs overlaid.
+		own, herr := ptester.WriteHTTPPlots(o.out, o.name, series)
+		written, err = append(written, own...), errors.Join(err, herr)
+	}
 	for _, w := range written {
 		fmt.Fprintln(cmd.OutOrStdout(), w)
 	}
@@ -79,4 +87,14 @@ func runPlot(cmd *cobra.Command, o plotOptions, files []string) error {
 		return fmt.Errorf("plot %s: %w", strings.Join(files, " "), err)
 	}
 	return nil
+}
+
+// httpRuns reports whether every run is a ptester sweep (probe http).
+func httpRuns(runs []*results.Run) bool {
+	for _, r := range runs {
+		if r.Probe != "http" {
+			return false
+		}
+	}
+	return len(runs) > 0
 }

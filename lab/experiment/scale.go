@@ -15,10 +15,8 @@ import (
 	"strings"
 	"time"
 
+	lplot "github.com/lvsperf/lvsperf/plot"
 	gplot "gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
 
 	"github.com/lvsperf/lvsperf/cluster"
 	"github.com/lvsperf/lvsperf/director/nft"
@@ -497,42 +495,41 @@ func saveScale(o Options, run *results.Run, figs map[scaleCell][]scaleFigure, fi
 	files = append(files, tp)
 	for _, fig := range []struct {
 		name, y string
+		scale   lplot.Scale
 		val     func(scaleFigure) float64
 	}{
-		{"scale-throughput", "aggregate body throughput (Mbit/s)", func(f scaleFigure) float64 { return float64(f.throughput) / 1e6 }},
-		{"scale-p99", "p99 request time (ms)", func(f scaleFigure) float64 { return float64(f.p99) / 1e6 }},
+		{"scale-throughput", "aggregate body throughput", lplot.LogBits, func(f scaleFigure) float64 { return float64(f.throughput) }},
+		{"scale-p99", "p99 request time", lplot.LogSeconds, func(f scaleFigure) float64 { return f.p99.Seconds() }},
 	} {
-		p := gplot.New()
-		p.Title.Text = "seed §4.4: synchronised clients vs realservers"
-		p.X.Label.Text = "realservers"
-		p.Y.Label.Text = fig.y
-		p.Legend.Top = true
-		p.Legend.Left = true
-		p.X.Tick.Marker = gplot.ConstantTicks([]gplot.Tick{{Value: 1, Label: "1"}, {Value: 2, Label: "2"}, {Value: 4, Label: "4"}})
+		c := lplot.NewChart("seed §4.4: synchronised clients against realservers", "realservers", fig.y, lplot.Linear, fig.scale)
+		var ticks []gplot.Tick
+		for _, r := range scaleRealservers {
+			ticks = append(ticks, gplot.Tick{Value: float64(r), Label: strconv.Itoa(r)})
+		}
+		c.X.Tick.Marker = gplot.ConstantTicks(ticks)
 		i := 0
 		for _, mode := range []nft.Mode{nft.NAT, nft.DR} {
 			for _, l := range scaleLines {
-				var xy plotter.XYs
+				var xs, ys []float64
 				for _, r := range scaleRealservers {
-					xy = append(xy, plotter.XY{X: float64(r), Y: fig.val(medianFig(figs[scaleCell{mode, r, l}]))})
+					xs, ys = append(xs, float64(r)), append(ys, fig.val(medianFig(figs[scaleCell{mode, r, l}])))
 				}
-				line, pts, err := plotter.NewLinePoints(xy)
-				if err != nil {
+				st := lplot.Measured
+				if mode == nft.DR {
+					st = lplot.Secondary
+				}
+				if _, err := c.Line(i, fmt.Sprintf("%s, %v", mode, l), xs, ys, st); err != nil {
 					return files, err
 				}
-				line.Color, pts.Color = plotutil.Color(i), plotutil.Color(i)
-				if mode == nft.DR {
-					line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
-				}
-				p.Add(line, pts)
-				p.Legend.Add(fmt.Sprintf("%s, %v", mode, l), line, pts)
 				i++
 			}
 		}
-		p.X.Min, p.Y.Min = 0.5, 0
+		if c.Empty() {
+			continue
+		}
 		for _, ext := range []string{".svg", ".png"} {
 			f := filepath.Join(o.OutDir, fig.name+ext)
-			if err := p.Save(7*vg.Inch, 4.5*vg.Inch, f); err != nil {
+			if err := lplot.Save(f, c); err != nil {
 				return files, fmt.Errorf("plot %s: %w", f, err)
 			}
 			files = append(files, f)
