@@ -14,6 +14,7 @@ import (
 	"github.com/lvsperf/lvsperf/director/nft"
 	"github.com/lvsperf/lvsperf/internal/affinity"
 	"github.com/lvsperf/lvsperf/lab"
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 const netpipePort = 5002
@@ -188,15 +189,30 @@ func smallByLabel(ms []*measured) map[string][]float64 {
 	return m
 }
 
-// ratesByLabel is each curve's per-round fitted max rate.
+// ratesByLabel is each curve's per-round peak rate: the best rate any
+// message size reached in that round. The fitted max rate is not used: a
+// stream's fit can put its slope at zero (max rate +Inf) when the largest
+// sizes fall on one line with the smallest, and a ratio of such rounds
+// means nothing.
 func ratesByLabel(ms []*measured) map[string][]float64 {
 	m := map[string][]float64{}
 	for _, x := range ms {
 		for _, r := range x.rounds {
-			m[x.label] = append(m[x.label], float64(r.Fit.MaxRate))
+			m[x.label] = append(m[x.label], peakRate(r))
 		}
 	}
 	return m
+}
+
+// peakRate is the highest bytes/time of a series' points, in bits/s.
+func peakRate(s timing.Series) float64 {
+	var best float64
+	for _, p := range s.Points {
+		if p.Min > 0 {
+			best = max(best, float64(timing.Rate(p.Bytes, p.Min)))
+		}
+	}
+	return best
 }
 
 func streamVerdicts(ms []*measured) []Verdict {

@@ -377,3 +377,21 @@ func TestMTUVerdict(t *testing.T) {
 		}
 	}
 }
+
+// A round whose fit put the max rate at +Inf (or whose figure is NaN) is
+// no sample: the verdict comes from the other rounds, never from "+Inf×".
+func TestNonFiniteRoundsDropped(t *testing.T) {
+	stream := append(noisy(1, 4, 100, 0.02), math.Inf(1), math.NaN())
+	pp := append(noisy(2, 4, 100, 0.02), 100, 100)
+	if r := pairedRatios(stream, pp); len(r) != 4 {
+		t.Fatalf("pairedRatios kept %d of 6 rounds (%v), want the 4 finite ones", len(r), r)
+	}
+	v := streamVerdict("dr", stream, pp)
+	if v.Outcome != Reproduced || strings.Contains(v.Ours, "Inf") || strings.Contains(v.Ours, "NaN") {
+		t.Errorf("stream verdict with non-finite rounds: %v %q", v.Outcome, v.Ours)
+	}
+	peak := peakRate(timing.Series{Points: []timing.Point{{Bytes: 1000, Min: time.Microsecond}, {Bytes: 4000, Min: 2 * time.Microsecond}, {Bytes: 8000, Min: 0}}})
+	if want := float64(timing.Rate(4000, 2*time.Microsecond)); peak != want {
+		t.Errorf("peakRate %v, want %v (the best point; a point without a time is skipped)", peak, want)
+	}
+}
