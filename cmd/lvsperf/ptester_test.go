@@ -32,7 +32,7 @@ func TestPtesterBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: error %v, want one line containing %q", tc.args, err, tc.want)
 		}
-		if strings.Contains(out.String(), "hits/sec") {
+		if strings.Contains(out.String(), "Requests/sec") {
 			t.Errorf("%v: a run started:\n%s", tc.args, out.String())
 		}
 	}
