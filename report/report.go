@@ -100,10 +100,12 @@ func Build(title, prefix string, inputs []Input) (*Report, error) {
 	}
 	rep := &Report{Title: title, Environment: environment(inputs)}
 	var runs []*results.Run
+	var names []string
 	for _, in := range inputs {
 		runs = append(runs, in.Run)
+		names = append(names, sourceName(in.Name))
 	}
-	rep.Headlines = headline.Runs(runs...)
+	rep.Headlines = headline.NamedRuns(names, runs)
 	for i, in := range inputs {
 		sec, err := runSection(prefix, i+1, in)
 		if err != nil {
@@ -490,4 +492,15 @@ func fmtDur(d time.Duration) string {
 		return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) + "ms"
 	}
 	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "s"
+}
+
+// sourceName is how a headline names the run an input came from: its name
+// without the path part the commands append ("latency-netpipe-director"
+// and "latency-netpipe-direct" are both "latency-netpipe"; "ptester-direct"
+// is "ptester").
+func sourceName(name string) string {
+	if i := strings.Index(name, "-direct"); i > 0 {
+		return name[:i]
+	}
+	return name
 }
