@@ -327,23 +327,37 @@ func comparisons(prefix string, inputs []Input) ([]Comparison, error) {
 		run    int
 		series results.Series
 	}
+	// Series are grouped by probe and mode: ftp's get and put, the http
+	// sweep's persistent and non-persistent, are compared path with path
+	// each in its own figure, not one against the other.
 	var order []string
 	groups := map[string][]entry{}
+	names := map[string]string{}
 	for k, in := range inputs {
-		p := in.Run.Probe
-		if _, ok := groups[p]; !ok {
-			order = append(order, p)
+		paths := make([]string, len(in.Run.Series))
+		for i, s := range in.Run.Series {
+			paths[i] = s.Path
+			if paths[i] == "" {
+				paths[i] = in.Run.Path
+			}
 		}
 		for i, s := range in.Run.Series {
-			if s.Path == "" {
-				s.Path = in.Run.Path
+			s.Path = paths[i]
+			mode := headline.ModeOf(s.Label, s.Path, paths)
+			key := in.Run.Probe + "\x00" + mode
+			if _, ok := groups[key]; !ok {
+				order = append(order, key)
+				names[key] = in.Run.Probe
+				if mode != "" {
+					names[key] = mode
+				}
 			}
-			groups[p] = append(groups[p], entry{plot.Label(s, i), k, s})
+			groups[key] = append(groups[key], entry{plot.Label(s, i), k, s})
 		}
 	}
 	var out []Comparison
-	for n, probe := range order {
-		g := groups[probe]
+	for n, key := range order {
+		g, probe := groups[key], names[key]
 		if len(g) < 2 {
 			continue
 		}
@@ -372,7 +386,7 @@ func comparisons(prefix string, inputs []Input) ([]Comparison, error) {
 			s.Label = e.name
 			ss = append(ss, s)
 		}
-		fig, err := draw(plot.Throughput, ss, fmt.Sprintf("%s-compare-%d-%s.png", prefix, n+1, probe),
+		fig, err := draw(plot.Throughput, ss, fmt.Sprintf("%s-compare-%d-%s.png", prefix, n+1, strings.SplitN(key, "\x00", 2)[0]),
 			fmt.Sprintf("%s over %d paths: throughput against message size", probe, len(ss)))
 		if err != nil && !errors.Is(err, plot.ErrNothingToPlot) {
 			return nil, err
