@@ -99,8 +99,17 @@ func (t *Table) compact(w io.Writer) error {
 	}
 	wrapAt := make([]int, n)
 	for _, c := range t.Wrap {
-		if c < n {
+		if c < n && widths[c] > 0 {
+			// A wrapped column is as wide as its widest wrapped line.
 			wrapAt[c] = widths[c]
+			widths[c] = 0
+			for _, cells := range append([][]string{t.Header}, t.Rows...) {
+				if c < len(cells) {
+					for _, l := range WrapWords(cells[c], wrapAt[c]) {
+						widths[c] = max(widths[c], Width(l))
+					}
+				}
+			}
 		}
 	}
 	left := make([]bool, n)
