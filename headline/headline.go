@@ -265,35 +265,19 @@ func compared(ref, c Curve) []string {
 	return withMore(s, append(more, doubt(ref, c)...))
 }
 
-// doubt names, briefly, what the fits' models got wrong.
+// doubt names, briefly, what the fits' models got wrong, with the short
+// names the tables use (timing.ProblemNames).
 func doubt(cs ...Curve) []string {
-	var named []string
-	seen := map[string]int{}
+	var problems []string
 	for _, c := range cs {
-		if c.Fit == nil || c.Fit.OK {
-			continue
-		}
-		for _, p := range c.Fit.Problems {
-			short, _, _ := strings.Cut(p, ":")
-			short, _, _ = strings.Cut(short, " at ") // "dropout at 3 bytes"
-			if short = strings.TrimSpace(short); seen[short] == 0 {
-				named = append(named, short)
-			}
-			seen[short]++
+		if c.Fit != nil && !c.Fit.OK {
+			problems = append(problems, c.Fit.Problems...)
 		}
 	}
-	for i, n := range named {
-		if seen[n] > 1 {
-			named[i] = fmt.Sprintf("%s ×%d", n, seen[n])
-		}
-	}
-	if len(named) == 0 {
+	if len(problems) == 0 {
 		return nil
 	}
-	if len(named) > 3 {
-		named = append(named[:3], fmt.Sprintf("%d more", len(named)-3))
-	}
-	return []string{"the model fits poorly: " + strings.Join(named, ", ")}
+	return []string{"the model fits poorly: " + timing.ProblemNames(problems)}
 }
 
 // bounded reports whether a fitted max_rate is a finite, positive rate.

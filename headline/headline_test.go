@@ -174,3 +174,18 @@ func TestNamedRunsTellSourcesApart(t *testing.T) {
 		t.Errorf("one run per path named its source: %q", lines)
 	}
 }
+
+// TestDoubtUsesShortNames: the demo's netpipe fit had more than five
+// dropouts and a collapse; the headline named "… and 3 more dropouts" and
+// "rate collapses past 1048579B" as if they were kinds of problem.
+func TestDoubtUsesShortNames(t *testing.T) {
+	r := netpipeRun()
+	f := r.Series[1].Fit
+	f.Problems = []string{"dropout at 3 bytes: rate 55% below its neighbours", "… and 3 more dropouts",
+		"rate collapses past 1048579B: 1 Gbit/s at 8MiB is 20% of the peak; fitted sizes up to the peak only",
+		"time does not grow with size: the sizes are too small to show a rate limit"}
+	lines := headline.Runs(r)
+	if len(lines) != 2 || lines[1] != "  the model fits poorly: dropout ×4, collapse, no rate limit" {
+		t.Errorf("%q", lines)
+	}
+}
