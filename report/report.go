@@ -63,6 +63,9 @@ type Comparison struct {
 	Probe string
 	// Series names the compared series; the first is the reference.
 	Series []string
+	// Over says what was compared: "2 paths", or "2 paths, 4 curves"
+	// when runs measured a path more than once.
+	Over   string
 	Figure Figure
 	// Ratios has one row per size (throughput of each series over the
 	// reference's) and FitRatios the fitted latency and max_rate ratios.
@@ -386,8 +389,16 @@ func comparisons(prefix string, inputs []Input) ([]Comparison, error) {
 			s.Label = e.name
 			ss = append(ss, s)
 		}
+		distinct := map[string]bool{}
+		for _, s := range ss {
+			distinct[s.Path] = true
+		}
+		c.Over = fmt.Sprintf("%d paths", len(distinct))
+		if len(distinct) != len(ss) {
+			c.Over += fmt.Sprintf(", %d curves", len(ss))
+		}
 		fig, err := draw(plot.Throughput, ss, fmt.Sprintf("%s-compare-%d-%s.png", prefix, n+1, strings.SplitN(key, "\x00", 2)[0]),
-			fmt.Sprintf("%s over %d paths: throughput against message size", probe, len(ss)))
+			fmt.Sprintf("%s over %s: throughput against message size", probe, c.Over))
 		if err != nil && !errors.Is(err, plot.ErrNothingToPlot) {
 			return nil, err
 		}
