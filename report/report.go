@@ -176,10 +176,13 @@ func figCaption(f plot.Figure) string {
 	return string(f)
 }
 
-func draw(f plot.Figure, series []results.Series, file, caption string) (Figure, error) {
+func draw(f plot.Figure, series []results.Series, file, caption string, title ...string) (Figure, error) {
 	p, err := plot.Draw(f, series)
 	if err != nil {
 		return Figure{}, err
+	}
+	if len(title) > 0 {
+		p.Title.Text = title[0]
 	}
 	var buf bytes.Buffer
 	if err := plot.Encode(&buf, p, plot.PNG); err != nil {
@@ -398,7 +401,8 @@ func comparisons(prefix string, inputs []Input) ([]Comparison, error) {
 			c.Over += fmt.Sprintf(", %d curves", len(ss))
 		}
 		fig, err := draw(plot.Throughput, ss, fmt.Sprintf("%s-compare-%d-%s.png", prefix, n+1, strings.SplitN(key, "\x00", 2)[0]),
-			fmt.Sprintf("%s over %s: throughput against message size", probe, c.Over))
+			fmt.Sprintf("%s over %s: throughput against message size", probe, c.Over),
+			fmt.Sprintf("%s: throughput against message size", probe))
 		if err != nil && !errors.Is(err, plot.ErrNothingToPlot) {
 			return nil, err
 		}
