@@ -107,7 +107,7 @@ func TestRunMergesExactly(t *testing.T) {
 		t.Errorf("run: %d series, merged info %v, complete %v", len(run.Series), run.Series[0].Info, run.Complete)
 	}
 	var b strings.Builder
-	if err := res.WriteText(&b); err != nil {
+	if err := res.WriteText(&b, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
@@ -352,7 +352,7 @@ func TestNetpipeLockStep(t *testing.T) {
 		t.Errorf("run probe %q with %d series", run.Probe, len(run.Series))
 	}
 	var b strings.Builder
-	if err := res.WriteText(&b); err != nil || !strings.Contains(b.String(), "3 pairs in lock-step") {
+	if err := res.WriteText(&b, false); err != nil || !strings.Contains(b.String(), "3 pairs in lock-step") {
 		t.Errorf("text: %v\n%s", err, b.String())
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/lvsperf/lvsperf/internal/texttable"
 	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/timing"
 )
@@ -144,20 +146,43 @@ func (r *Result) netpipeRun() *results.Run {
 	return run
 }
 
-// writeNetpipe prints a size per line: the aggregate and each agent's rate.
-func (r *Result) writeNetpipe(w io.Writer) error {
+// perAgentColumns is how many agents' rates a lock-step table shows one
+// column each within 100 columns; more are summarised by their spread.
+const perAgentColumns = 6
+
+// writeNetpipe prints a size per line: the aggregate and each agent's rate
+// (with many agents and not wide, the agents' lowest, median and highest).
+func (r *Result) writeNetpipe(w io.Writer, wide bool) error {
+	each := wide || len(r.Agents) <= perAgentColumns
 	fmt.Fprintf(w, "%10s %12s", "size", "all Mbit/s")
-	for _, a := range r.Agents {
-		fmt.Fprintf(w, " %9s", fmt.Sprintf("agent %d", a.Index))
+	if each {
+		for _, a := range r.Agents {
+			fmt.Fprintf(w, " %9s", fmt.Sprintf("agent %d", a.Index))
+		}
+	} else {
+		fmt.Fprintf(w, " %12s %12s %12s", "agent min", "agent median", "agent max")
 	}
 	fmt.Fprintf(w, " %9s\n", "skew µs")
 	for i, p := range r.Aggregate.Points {
 		fmt.Fprintf(w, "%10v %12.1f", p.Bytes, p.Rate().Mbps())
+		var rates []float64
 		for _, a := range r.Agents {
-			if a.Series != nil && i < len(a.Series.Points) {
+			has := a.Series != nil && i < len(a.Series.Points)
+			switch {
+			case has && each:
 				fmt.Fprintf(w, " %9.1f", a.Series.Points[i].Rate().Mbps())
-			} else {
+			case each:
 				fmt.Fprintf(w, " %9s", "-")
+			case has:
+				rates = append(rates, a.Series.Points[i].Rate().Mbps())
+			}
+		}
+		if !each {
+			if len(rates) == 0 {
+				fmt.Fprintf(w, " %12s %12s %12s", "-", "-", "-")
+			} else {
+				slices.Sort(rates)
+				fmt.Fprintf(w, " %12.1f %12.1f %12.1f", rates[0], rates[len(rates)/2], rates[len(rates)-1])
 			}
 		}
 		skew := "-"
@@ -166,18 +191,28 @@ func (r *Result) writeNetpipe(w io.Writer) error {
 		}
 		fmt.Fprintf(w, " %9s\n", skew)
 	}
-	fmt.Fprintf(w, "%d pairs in lock-step; largest start skew %v (agents' own clocks), %v (coordinator's, ±%v)\n",
-		len(r.Agents), r.SkewOwnClocks.Round(time.Microsecond/10), r.Skew.Round(time.Microsecond/10), r.ClockUncertainty.Round(time.Microsecond/10))
+	fmt.Fprintln(w, fold(fmt.Sprintf("%d pairs in lock-step; largest start skew %v (agents' own clocks), %v (coordinator's, ±%v)",
+		len(r.Agents), r.SkewOwnClocks.Round(time.Microsecond/10), r.Skew.Round(time.Microsecond/10), r.ClockUncertainty.Round(time.Microsecond/10)), wide))
 	for _, l := range r.Lost {
-		fmt.Fprintf(w, "LOST %s\n", l)
+		fmt.Fprintln(w, fold("LOST "+l, wide))
 	}
 	return nil
 }
 
-// WriteText prints one line per agent and the merge, within 100 columns.
-func (r *Result) WriteText(w io.Writer) error {
+// fold wraps a line to 100 columns unless wide.
+func fold(s string, wide bool) string {
+	if wide {
+		return s
+	}
+	return texttable.Fold(s, texttable.Columns, "  ")
+}
+
+// WriteText prints one line per agent and the merge, within 100 columns
+// unless wide (a lock-step netpipe's table then has a column per agent
+// however many there are, and long lines are not folded).
+func (r *Result) WriteText(w io.Writer, wide bool) error {
 	if r.Aggregate != nil {
-		return r.writeNetpipe(w)
+		return r.writeNetpipe(w, wide)
 	}
 	us := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/1e3) }
 	fmt.Fprintf(w, "%-5s %-22s %10s %9s %9s %9s %10s %9s\n", "agent", "name", "hits/s", "p50 µs", "p99 µs", "offset µs", "±µs", "start µs")
@@ -194,10 +229,10 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "%-5d %-22s %10.0f %9s %9s %9s %10s %9s\n", a.Index, clip(a.Name, 22), a.Report.HitsPerSec, us(l.P50), us(l.P99), us(a.Clock.Offset), us(a.Clock.Uncertainty()), start)
 	}
 	fmt.Fprintf(w, "%-5s %-22s %10.0f %9s %9s\n", "all", fmt.Sprintf("%d of %d agents", r.Complete, len(r.Agents)), r.HitsPerSec, us(r.Latency.P50), us(r.Latency.P99))
-	fmt.Fprintf(w, "requests %d, errors %d; start skew %v (coordinator's clock ±%v), %v (agents' own)\n",
-		r.Requests, r.Errors, r.Skew.Round(time.Microsecond/10), r.ClockUncertainty.Round(time.Microsecond/10), r.SkewOwnClocks.Round(time.Microsecond/10))
+	fmt.Fprintln(w, fold(fmt.Sprintf("requests %d, errors %d; start skew %v (coordinator's clock ±%v), %v (agents' own)",
+		r.Requests, r.Errors, r.Skew.Round(time.Microsecond/10), r.ClockUncertainty.Round(time.Microsecond/10), r.SkewOwnClocks.Round(time.Microsecond/10)), wide))
 	for _, l := range r.Lost {
-		fmt.Fprintf(w, "LOST %s\n", l)
+		fmt.Fprintln(w, fold("LOST "+l, wide))
 	}
 	return nil
 }

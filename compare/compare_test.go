@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lvsperf/lvsperf/compare"
 	"github.com/lvsperf/lvsperf/compare/comparetest"
@@ -35,7 +36,7 @@ func TestSameModelDifferentNoiseIsNotARegression(t *testing.T) {
 		}
 		if res.Regressed {
 			var b bytes.Buffer
-			res.WriteTable(&b, false)
+			res.WriteTable(&b, false, false)
 			t.Fatalf("seed %d: two runs of one model flagged a regression:\n%s", seed, b.String())
 		}
 	}
@@ -205,17 +206,26 @@ func TestTableGolden(t *testing.T) {
 	base := comparetest.Run("netpipe", 1, direct(0.05), director(0.05, 0))
 	next := comparetest.Run("netpipe", 2, direct(0.05), spiky)
 	next.Env.Contended, next.Env.Note = true, "contended: other processes used 60% of the CPUs (limit 25%)"
-	var out bytes.Buffer
+	var out, wide bytes.Buffer
 	for _, o := range []compare.Options{{}, {Ratio: "director/direct"}} {
 		res, err := compare.Runs(base, next, o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := res.WriteTable(&out, false); err != nil {
+		if err := res.WriteTable(&out, false, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := res.WriteTable(&wide, false, true); err != nil {
 			t.Fatal(err)
 		}
 	}
 	golden(t, "table.golden", out.Bytes())
+	golden(t, "table-wide.golden", wide.Bytes())
+	for i, l := range strings.Split(out.String(), "\n") {
+		if n := utf8.RuneCountInString(l); n > 100 {
+			t.Errorf("line %d is %d columns wide (limit 100 without --wide): %s", i+1, n, l)
+		}
+	}
 }
 
 func golden(t *testing.T, name string, got []byte) {

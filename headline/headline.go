@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,9 @@ type Curve struct {
 	// Run tells curves of different runs apart: a path is compared with the
 	// direct curve of its own run, else of the nearest run.
 	Run int
+	// Source names the run the curve came from ("" when unnamed); lines
+	// carry it when curves of one probe and mode come from more than one.
+	Source string
 }
 
 // FromRuns lists the curves of runs: every series, its path defaulting to
@@ -77,6 +81,20 @@ func ModeOf(label, path string, paths []string) string {
 // Runs returns the headlines of runs; see Curves.
 func Runs(runs ...*results.Run) []string { return Curves(FromRuns(runs)) }
 
+// NamedRuns returns the headlines of runs, runs[i] named names[i]: where
+// runs of different names measured the same probe and mode over the same
+// path (the netpipe run and the latency table's netpipe rows), each line
+// of that probe and mode says which.
+func NamedRuns(names []string, runs []*results.Run) []string {
+	cs := FromRuns(runs)
+	for i := range cs {
+		if cs[i].Run < len(names) {
+			cs[i].Source = names[cs[i].Run]
+		}
+	}
+	return Curves(cs)
+}
+
 // Curves returns one line per curve that is not compared with another,
 // and, for every probe and mode measured direct and over other paths, one
 // line per other path: the latency it adds per round trip (or transfer)
@@ -96,6 +114,23 @@ func Curves(cs []Curve) []string {
 	var lines []string
 	for _, k := range order {
 		g := groups[k]
+		// Sources are named only where runs of two names took one path:
+		// elsewhere the path tells the lines apart.
+		sources := map[string]map[string]bool{}
+		ambiguous := false
+		for _, c := range g {
+			if sources[c.Path] == nil {
+				sources[c.Path] = map[string]bool{}
+			}
+			sources[c.Path][c.Source] = true
+			ambiguous = ambiguous || len(sources[c.Path]) > 1
+		}
+		if !ambiguous {
+			g = slices.Clone(g)
+			for i := range g {
+				g[i].Source = ""
+			}
+		}
 		refOf := make([]int, len(g))
 		used := make([]bool, len(g))
 		for i, c := range g {
@@ -145,10 +180,14 @@ func isDirect(path string) bool { return path == "direct" || strings.HasSuffix(p
 
 // name is how a line names a curve's probe and mode.
 func name(c Curve) string {
-	if c.Mode == "" {
-		return c.Probe
+	n := c.Mode
+	if n == "" {
+		n = c.Probe
 	}
-	return c.Mode
+	if c.Source != "" {
+		n += " [" + c.Source + "]"
+	}
+	return n
 }
 
 // per says what one transfer of the probe is, and how many fitted
@@ -226,35 +265,19 @@ func compared(ref, c Curve) []string {
 	return withMore(s, append(more, doubt(ref, c)...))
 }
 
-// doubt names, briefly, what the fits' models got wrong.
+// doubt names, briefly, what the fits' models got wrong, with the short
+// names the tables use (timing.ProblemNames).
 func doubt(cs ...Curve) []string {
-	var named []string
-	seen := map[string]int{}
+	var problems []string
 	for _, c := range cs {
-		if c.Fit == nil || c.Fit.OK {
-			continue
-		}
-		for _, p := range c.Fit.Problems {
-			short, _, _ := strings.Cut(p, ":")
-			short, _, _ = strings.Cut(short, " at ") // "dropout at 3 bytes"
-			if short = strings.TrimSpace(short); seen[short] == 0 {
-				named = append(named, short)
-			}
-			seen[short]++
+		if c.Fit != nil && !c.Fit.OK {
+			problems = append(problems, c.Fit.Problems...)
 		}
 	}
-	for i, n := range named {
-		if seen[n] > 1 {
-			named[i] = fmt.Sprintf("%s ×%d", n, seen[n])
-		}
-	}
-	if len(named) == 0 {
+	if len(problems) == 0 {
 		return nil
 	}
-	if len(named) > 3 {
-		named = append(named[:3], fmt.Sprintf("%d more", len(named)-3))
-	}
-	return []string{"the model fits poorly: " + strings.Join(named, ", ")}
+	return []string{"the model fits poorly: " + timing.ProblemNames(problems)}
 }
 
 // bounded reports whether a fitted max_rate is a finite, positive rate.

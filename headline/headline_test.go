@@ -154,3 +154,38 @@ func TestEachRunKeepsItsOwnDirect(t *testing.T) {
 		t.Errorf("%q: want 50 µs (run a) and 30 µs (run b)", lines)
 	}
 }
+
+// TestNamedRunsTellSourcesApart is the demo's case: the netpipe run and
+// the latency table's two netpipe runs (one path each) measured the same
+// paths; each line says which run it comes from.
+func TestNamedRunsTellSourcesApart(t *testing.T) {
+	np := netpipeRun()
+	direct, director := netpipeRun(), netpipeRun()
+	direct.Series, director.Series = direct.Series[:1], director.Series[1:]
+	director.Series[0].Fit = fit(30, 28, 32, 7e9, 6e9, 8e9)
+	lines := headline.NamedRuns([]string{"latency-netpipe", "latency-netpipe", "netpipe"}, []*results.Run{direct, director, np})
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "netpipe [latency-netpipe]: director/proxy/rr adds 20.0 µs") ||
+		!strings.HasPrefix(lines[1], "netpipe [netpipe]: director/proxy/rr adds 50.0 µs") {
+		t.Errorf("%q", lines)
+	}
+	golden(t, "named-sources", lines)
+	// Sources that took different paths need no names.
+	if lines := headline.NamedRuns([]string{"a", "b"}, []*results.Run{direct, director}); strings.Contains(lines[0], "[") {
+		t.Errorf("one run per path named its source: %q", lines)
+	}
+}
+
+// TestDoubtUsesShortNames: the demo's netpipe fit had more than five
+// dropouts and a collapse; the headline named "… and 3 more dropouts" and
+// "rate collapses past 1048579B" as if they were kinds of problem.
+func TestDoubtUsesShortNames(t *testing.T) {
+	r := netpipeRun()
+	f := r.Series[1].Fit
+	f.Problems = []string{"dropout at 3 bytes: rate 55% below its neighbours", "… and 3 more dropouts",
+		"rate collapses past 1048579B: 1 Gbit/s at 8MiB is 20% of the peak; fitted sizes up to the peak only",
+		"time does not grow with size: the sizes are too small to show a rate limit"}
+	lines := headline.Runs(r)
+	if len(lines) != 2 || lines[1] != "  the model fits poorly: dropout ×4, collapse, no rate limit" {
+		t.Errorf("%q", lines)
+	}
+}

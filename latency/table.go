@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
-
+	"github.com/lvsperf/lvsperf/internal/texttable"
 	"github.com/lvsperf/lvsperf/netpipe"
 	"github.com/lvsperf/lvsperf/paths"
 	"github.com/lvsperf/lvsperf/probes/ftp"
@@ -128,7 +127,8 @@ func Run(ctx context.Context, o Options) (*Table, error) {
 			t.Rows = append(t.Rows, rows...)
 			if o.Progress != nil {
 				for _, r := range rows {
-					fmt.Fprintf(o.Progress, "latency-table: %-8s %-22s %-18s %s (%v)\n", r.Service, r.Detail, r.Path, r.short(), time.Since(start).Round(100*time.Millisecond))
+					line := fmt.Sprintf("latency-table: %s via %s: %s (%v)", r.Detail, r.Path, r.short(), time.Since(start).Round(100*time.Millisecond))
+					fmt.Fprintln(o.Progress, texttable.Fold(line, texttable.Columns, "  "))
 				}
 			}
 		}
@@ -201,18 +201,89 @@ func (r Row) short() string {
 	if r.Fit == nil {
 		return "no fit: " + r.Err
 	}
-	return fmt.Sprintf("latency %v, max_rate %v", r.Fit.Latency, r.Fit.MaxRate)
+	return fmt.Sprintf("latency %s, max_rate %v", approx(r.Fit.Latency), r.Fit.MaxRate)
 }
 
 func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
-// Write prints the table beside the seed's values.
-func (t *Table) Write(w io.Writer) error {
+// Write prints the table beside the seed's values: within
+// texttable.Columns, the seed's values in a line under the table, or, when
+// wide, boxed with every column (the seed's values among them).
+func (t *Table) Write(w io.Writer, wide bool) error {
+	if wide {
+		return t.writeWide(w)
+	}
+	fmt.Fprintln(w, "Network latencies for services under LVS, measured now (the seed's values below)")
+	tab := &texttable.Table{
+		Header: []string{"series", "path", "latency ±95%", "lat-eq B", "max_rate", "model"},
+		Left:   []int{0, 1, 5},
+		Wrap:   []int{5, 0},
+	}
+	// One director path for every row that is not direct prints as
+	// "director", named once under the table.
+	dirPaths := map[string]bool{}
+	for _, r := range t.Rows {
+		if r.Path != string(paths.Direct) {
+			dirPaths[r.Path] = true
+		}
+	}
+	var dirPath string
+	if len(dirPaths) == 1 {
+		for p := range dirPaths {
+			dirPath = p
+		}
+	}
+	for _, r := range t.Rows {
+		path := r.Path
+		if dirPath != "" && path == dirPath && strings.HasPrefix(path, string(paths.Director)+"/") {
+			path = string(paths.Director)
+		} else if path != string(paths.Direct) {
+			dirPath = ""
+		}
+		series := r.Detail
+		if !strings.HasPrefix(series, r.Service) {
+			series = strings.TrimSpace(r.Service + " " + series)
+		}
+		if r.Fit == nil {
+			tab.Append(series, path, "-", "-", "-", "no fit: "+truncate(r.Err, 60))
+			continue
+		}
+		f := r.Fit
+		lateq, rate := strconv.FormatInt(int64(f.LatencyBytes), 10), approxRate(f.MaxRate)
+		if math.IsInf(float64(f.MaxRate), 1) {
+			lateq, rate = "-", "unbounded"
+		}
+		tab.Append(series, path, approx(f.Latency)+" ±"+approx((f.LatencyCI[1]-f.LatencyCI[0])/2),
+			lateq, rate, modelCell(f))
+	}
+	if err := tab.Write(w, false); err != nil {
+		return err
+	}
+	var seed []string
+	seeds := seedTable()
+	for _, svc := range Services() {
+		s, ok := seeds[svc]
+		if !ok || !slices.ContainsFunc(t.Rows, func(r Row) bool { return r.Service == svc }) {
+			continue
+		}
+		seed = append(seed, fmt.Sprintf("%s %v, lat-eq %s", svc, s.Latency, s.Bytes))
+	}
+	if dirPath != "" {
+		fmt.Fprintf(w, "director: %s\n", dirPath)
+	}
+	if len(seed) > 0 {
+		line := "seed (2000: 133 MHz Pentiums, 100 Mbit/s, LVS-DR): " + strings.Join(seed, "; ")
+		fmt.Fprintln(w, texttable.Fold(line, texttable.Columns, "  "))
+	}
+	return nil
+}
+
+// writeWide is the table with every column, boxed.
+func (t *Table) writeWide(w io.Writer) error {
 	fmt.Fprintln(w, "Network latencies for services under LVS — measured now, beside the seed's (2000: 133 MHz Pentiums, 100 Mbit/s, LVS-DR)")
-	tab := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(tw.AlignRight))
-	tab.Header("service", "series", "path", "latency", "latency 95% CI", "latency-equiv. bytes", "max_rate", "model", "seed latency", "seed bytes")
+	tab := &texttable.Table{Header: []string{"service", "series", "path", "latency", "latency 95% CI", "latency-equiv. bytes", "max_rate", "model", "seed latency", "seed bytes"}}
 	seeds := seedTable()
 	for _, r := range t.Rows {
 		seedLat, seedBytes := "-", "-"
@@ -220,23 +291,75 @@ func (t *Table) Write(w io.Writer) error {
 			seedLat, seedBytes = seconds(s.Latency), s.Bytes
 		}
 		if r.Fit == nil {
-			if err := tab.Append(r.Service, r.Detail, r.Path, "-", "-", "-", "-", "no fit: "+truncate(r.Err, 60), seedLat, seedBytes); err != nil {
-				return err
-			}
+			tab.Append(r.Service, r.Detail, r.Path, "-", "-", "-", "-", "no fit: "+truncate(r.Err, 60), seedLat, seedBytes)
 			continue
 		}
 		f := r.Fit
-		model := "fits"
-		if !f.OK {
-			model = fmt.Sprintf("%d problem(s)", len(f.Problems))
-		}
-		if err := tab.Append(r.Service, r.Detail, r.Path, seconds(f.Latency),
+		tab.Append(r.Service, r.Detail, r.Path, seconds(f.Latency),
 			"["+seconds(f.LatencyCI[0])+", "+seconds(f.LatencyCI[1])+"]",
-			strconv.FormatInt(int64(f.LatencyBytes), 10), f.MaxRate.String(), model, seedLat, seedBytes); err != nil {
-			return err
-		}
+			strconv.FormatInt(int64(f.LatencyBytes), 10), f.MaxRate.String(), modelCell(f), seedLat, seedBytes)
 	}
-	return tab.Render()
+	return tab.Write(w, true)
+}
+
+// modelCell says whether the model fits, or names what it got wrong.
+func modelCell(f *timing.Fit) string {
+	if f.OK {
+		return "fits"
+	}
+	return timing.ProblemNames(f.Problems)
+}
+
+// approxRate prints r to three significant digits (698 Mbit/s).
+func approxRate(r timing.BitsPerSecond) string {
+	v, unit := float64(r), "bit/s"
+	for _, u := range []string{"kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"} {
+		if v < 999.5 {
+			break
+		}
+		v, unit = v/1000, u
+	}
+	prec := 0
+	switch {
+	case v < 9.995:
+		prec = 2
+	case v < 99.95:
+		prec = 1
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64) + " " + unit
+}
+
+// approx prints d to three significant digits (10.1µs, 184µs, 1.10ms).
+func approx(d time.Duration) string {
+	neg := d < 0
+	if neg {
+		d = -d
+	}
+	unit, div := "ns", 1.0
+	switch {
+	case d >= time.Second:
+		unit, div = "s", 1e9
+	case d >= time.Millisecond:
+		unit, div = "ms", 1e6
+	case d >= time.Microsecond:
+		unit, div = "µs", 1e3
+	}
+	v := float64(d) / div
+	prec := 0
+	switch {
+	case v < 10:
+		prec = 2
+	case v < 100:
+		prec = 1
+	}
+	if unit == "ns" {
+		prec = 0
+	}
+	s := strconv.FormatFloat(v, 'f', prec, 64) + unit
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 func seconds(d time.Duration) string { return runner.FormatDuration(d) }

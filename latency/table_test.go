@@ -31,10 +31,19 @@ func TestEveryServiceGivesARow(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := tab.Write(&out); err != nil {
+	if err := tab.Write(&out, true); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"netpipe", "300.00µs", "1.100s", "seed latency"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("wide table lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := tab.Write(&out, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"netpipe", "netpipe 300µs, lat-eq 1500", "rsh 1.1s, lat-eq 3M", "latency ±95%"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}

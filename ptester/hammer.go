@@ -33,6 +33,10 @@ type Summary struct {
 	P90   time.Duration `json:"p90_ns"`
 	P99   time.Duration `json:"p99_ns"`
 	P999  time.Duration `json:"p999_ns"`
+	// Stdev is the standard deviation; WithinStdev the share of values
+	// within Mean ± Stdev (wrk's "+/- Stdev").
+	Stdev       time.Duration `json:"stdev_ns"`
+	WithinStdev float64       `json:"within_stdev"`
 }
 
 // Report is the outcome of one hammer run.
@@ -74,6 +78,9 @@ type Report struct {
 	// request's first byte sent to the response's last byte received.
 	Connect  Summary `json:"connect"`
 	Transfer Summary `json:"transfer"`
+	// Rate is the spread of the request rate over the run's whole
+	// windows of RateWindow (nil when the run had none).
+	Rate *RateStats `json:"request_rate,omitempty"`
 	// Behind counts open-loop requests sent after their intended time.
 	Behind uint64 `json:"behind,omitempty"`
 	// PortsExhausted is set when connects failed for lack of ephemeral ports.
@@ -122,6 +129,10 @@ type worker struct {
 	pubOK, pubErrs atomic.Uint64
 	samples        []time.Duration
 	timer          *time.Timer // open loop: one timer, reset per request
+	// start is the barrier's release; windows counts the requests that
+	// ended in each RateWindow after it.
+	start   time.Time
+	windows []uint32
 }
 
 func newWorker(id int, o *Options) *worker {
@@ -318,6 +329,7 @@ func (w *worker) run(ctx context.Context, start, deadline time.Time, stop *atomi
 		}
 		w.ok++
 		w.pubOK.Store(w.ok)
+		w.tally(t1)
 		w.bytes += n
 		d := t1.Sub(intended)
 		record(w.lat, d)
@@ -428,6 +440,9 @@ func runGoroutines(ctx context.Context, o *Options, workers []*worker, rep *Repo
 	// Every client is parked on the barrier: start them together.
 	start, rep.StartLate = waitStart(ctx, o.StartAt)
 	deadline = start.Add(o.Duration)
+	for _, w := range workers {
+		w.start = start
+	}
 	close(release)
 	watch := context.AfterFunc(ctx, func() { stop.Store(true) })
 	stopProgress := startProgress(o, workers, start)
@@ -488,15 +503,30 @@ func summarize(h *hdrhistogram.Histogram) Summary {
 		return Summary{}
 	}
 	return Summary{
-		Count: uint64(h.TotalCount()),
-		Min:   time.Duration(h.Min()),
-		Mean:  time.Duration(h.Mean()),
-		Max:   time.Duration(h.Max()),
-		P50:   time.Duration(h.ValueAtPercentile(50)),
-		P90:   time.Duration(h.ValueAtPercentile(90)),
-		P99:   time.Duration(h.ValueAtPercentile(99)),
-		P999:  time.Duration(h.ValueAtPercentile(99.9)),
+		Count:       uint64(h.TotalCount()),
+		Min:         time.Duration(h.Min()),
+		Mean:        time.Duration(h.Mean()),
+		Max:         time.Duration(h.Max()),
+		P50:         time.Duration(h.ValueAtPercentile(50)),
+		P90:         time.Duration(h.ValueAtPercentile(90)),
+		P99:         time.Duration(h.ValueAtPercentile(99)),
+		P999:        time.Duration(h.ValueAtPercentile(99.9)),
+		Stdev:       time.Duration(h.StdDev()),
+		WithinStdev: withinStdev(h),
 	}
+}
+
+// withinStdev is the share of h's values within its mean ± one standard
+// deviation, counting each bucket by its midpoint.
+func withinStdev(h *hdrhistogram.Histogram) float64 {
+	mean, sd := h.Mean(), h.StdDev()
+	var in int64
+	for _, b := range h.Distribution() {
+		if v := float64(b.From+b.To) / 2; v >= mean-sd && v <= mean+sd {
+			in += b.Count
+		}
+	}
+	return float64(in) / float64(h.TotalCount())
 }
 
 func merge(rep *Report, workers []*worker) {
@@ -552,6 +582,7 @@ func merge(rep *Report, workers []*worker) {
 	}
 	rep.Connect = summarize(rep.conn)
 	rep.Transfer = summarize(rep.trans)
+	rep.Rate = rateStats(workers, rep.Elapsed)
 	if errs[ErrPorts] > 0 {
 		rep.PortsExhausted = true
 		rep.Notes = append(rep.Notes, fmt.Sprintf(

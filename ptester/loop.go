@@ -144,6 +144,9 @@ func runLoops(ctx context.Context, o *Options, workers []*worker, rep *Report, y
 	// Every loop is parked on the barrier: start them together.
 	start, late := waitStart(ctx, o.StartAt)
 	end = start.Add(o.Duration)
+	for _, w := range workers {
+		w.start = start
+	}
 	close(release)
 	watch := context.AfterFunc(ctx, func() { stop.Store(true) })
 	stopProgress := startProgress(o, workers, start)
@@ -442,6 +445,7 @@ func (l *eventLoop) complete(c *loopClient) {
 	default:
 		w.ok++
 		w.pubOK.Store(w.ok)
+		w.tally(t1)
 		w.bytes += p.got
 		d := t1.Sub(c.t0)
 		record(w.lat, d)

@@ -6,9 +6,9 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
+	"github.com/lvsperf/lvsperf/internal/texttable"
 	lplot "github.com/lvsperf/lvsperf/plot"
 	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/timing"
@@ -116,10 +116,11 @@ func xyInfo(s results.Series, key string) ([]float64, []float64) {
 	return xs, ys
 }
 
-// WriteSweepText prints one row per size and series, then each series' fit.
-func WriteSweepText(w io.Writer, run *results.Run) error {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "series\tbytes\thits/s\tMiB/s\tmin\tmean\tp99\tmax\trequests\terrors\t\n")
+// WriteSweepText prints one row per size and series, then each series'
+// fit with its problems named: within texttable.Columns, or boxed with
+// the problems in full when wide.
+func WriteSweepText(w io.Writer, run *results.Run, wide bool) error {
+	t := &texttable.Table{Header: []string{"series", "bytes", "hits/s", "MiB/s", "min", "mean", "p99", "max", "requests", "errors"}, Left: []int{0}}
 	for _, s := range run.Series {
 		for _, p := range s.Points {
 			hits, _ := strconv.ParseFloat(s.Info[InfoKey(InfoHitsPerSec, p.Bytes)], 64)
@@ -129,24 +130,36 @@ func WriteSweepText(w io.Writer, run *results.Run) error {
 			if errs == "" {
 				errs = "0"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%v\t%v\t%v\t%v\t%d\t%s\t\n", s.Info["mode"], p.Bytes, hits,
-				timing.BitsPerSecond(bps).BytesPerSecond()/(1<<20), rd(p.Fastest), rd(p.Mean), rd(p99), rd(p.Slowest), p.Transfers, errs)
+			t.Append(s.Info["mode"], strconv.FormatInt(int64(p.Bytes), 10), strconv.FormatFloat(hits, 'f', 1, 64),
+				strconv.FormatFloat(timing.BitsPerSecond(bps).BytesPerSecond()/(1<<20), 'f', 2, 64),
+				rd(p.Fastest).String(), rd(p.Mean).String(), rd(p99).String(), rd(p.Slowest).String(), strconv.Itoa(p.Transfers), errs)
 		}
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Write(w, wide); err != nil {
 		return err
 	}
 	for _, s := range run.Series {
+		var line string
 		switch {
 		case s.Fit != nil:
-			fmt.Fprintf(w, "%s: latency %v, max_rate %v (R² %.3f)", s.Label, s.Fit.Latency.Round(100*time.Nanosecond), s.Fit.MaxRate, s.Fit.R2)
-			for _, pr := range s.Fit.Problems {
-				fmt.Fprintf(w, "; %s", pr)
+			line = fmt.Sprintf("%s: latency %v, max_rate %v (R² %.3f)", s.Label, s.Fit.Latency.Round(100*time.Nanosecond), s.Fit.MaxRate, s.Fit.R2)
+			switch {
+			case wide:
+				for _, pr := range s.Fit.Problems {
+					line += "; " + pr
+				}
+			case !s.Fit.OK:
+				line += "; the model fits poorly: " + timing.ProblemNames(s.Fit.Problems)
 			}
-			fmt.Fprintln(w)
 		case s.FitError != "":
-			fmt.Fprintf(w, "%s: no fit: %s\n", s.Label, s.FitError)
+			line = fmt.Sprintf("%s: no fit: %s", s.Label, s.FitError)
+		default:
+			continue
 		}
+		if !wide {
+			line = texttable.Fold(line, texttable.Columns, "  ")
+		}
+		fmt.Fprintln(w, line)
 	}
 	return nil
 }

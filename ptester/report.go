@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/lvsperf/lvsperf/internal/texttable"
 )
 
 // WriteText prints a report for people: what ran, rates, times, errors, notes.
@@ -21,8 +23,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		engine = fmt.Sprintf("%s ×%d", r.Engine, r.Loops)
 	}
 	fmt.Fprintf(&b, "GET http://%s%s  -c %d -k %d  %s  engine %s  %v\n", o.Target, o.Path, o.Clients, o.KeepAlive, loop, engine, r.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(&b, "hits/sec %.1f   conns/sec %.1f   throughput %s (%.2f MiB/s)   requests %d   errors %d\n",
-		r.HitsPerSec, r.ConnsPerSec, r.Throughput, r.Throughput.BytesPerSecond()/(1<<20), r.Requests, r.Errs())
+	r.writeStats(&b)
 	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "time\tcount\tmin\tmean\tp50\tp90\tp99\tp99.9\tmax\t")
 	row := func(name string, s Summary) {
@@ -49,13 +50,54 @@ func (r *Report) WriteText(w io.Writer) error {
 				fmt.Fprintf(&b, " %s=%d", k, n)
 			}
 		}
-		fmt.Fprintf(&b, "  (e.g. %s)\n", r.LastError)
+		fmt.Fprintf(&b, "\n%s\n", texttable.Fold("  e.g. "+r.LastError, texttable.Columns, "    "))
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(&b, "note: %s\n", n)
+		fmt.Fprintln(&b, texttable.Fold("note: "+n, texttable.Columns, "  "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeStats prints wrk's summary: the requests' latency and the request
+// rate's spread (Avg, Stdev, Max, +/- Stdev), the totals, Requests/sec and
+// Transfer/sec. The rate is counted over all clients together in
+// RateWindow windows, where wrk counts it per thread.
+func (r *Report) writeStats(b *strings.Builder) {
+	l := r.Latency
+	fmt.Fprintf(b, "  %-10s %10s %10s %10s %10s\n", "Stats", "Avg", "Stdev", "Max", "+/- Stdev")
+	if l.Count > 0 {
+		fmt.Fprintf(b, "    %-8s %10v %10v %10v %9.2f%%\n", "Latency", rd(l.Mean), rd(l.Stdev), rd(l.Max), 100*l.WithinStdev)
+	}
+	if q := r.Rate; q != nil {
+		fmt.Fprintf(b, "    %-8s %10s %10s %10s %9.2f%%  (%d windows of %v, all clients)\n", "Req/Sec",
+			count(q.Mean), count(q.Stdev), count(q.Max), 100*q.WithinStdev, q.Windows, q.Window)
+	}
+	fmt.Fprintf(b, "  %d requests in %.2fs, %s read, %d connections, %d errors\n",
+		r.Requests, r.Elapsed.Seconds(), size(float64(r.BodyBytes)), r.Conns, r.Errs())
+	fmt.Fprintf(b, "Requests/sec: %10.2f\n", r.HitsPerSec)
+	fmt.Fprintf(b, "Transfer/sec: %10s\n", size(r.Throughput.BytesPerSecond()))
+}
+
+// count prints n as wrk does: 912.00, 56.20k, 1.23M.
+func count(n float64) string {
+	switch {
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", n/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.2fk", n/1e3)
+	}
+	return fmt.Sprintf("%.2f", n)
+}
+
+// size prints bytes as wrk does: 512.00B, 6.47KB, 17.76GB (powers of 1024).
+func size(n float64) string {
+	units := []string{"B", "KB", "MB", "GB", "TB"}
+	i := 0
+	for n >= 1024 && i < len(units)-1 {
+		n, i = n/1024, i+1
+	}
+	return fmt.Sprintf("%.2f%s", n, units[i])
 }
 
 // rd rounds a duration for display.
@@ -71,10 +113,10 @@ func rd(d time.Duration) time.Duration {
 	return d
 }
 
-// WriteProgress prints one line per measured size and mode of a sweep.
-func (p SweepProgress) WriteProgress(w io.Writer) error {
+// Status is a one-line summary of a sweep's progress for a terminal's
+// status line: the size just measured, how far the sweep is, its rate.
+func (p SweepProgress) Status() string {
 	r := p.Report
-	_, err := fmt.Fprintf(w, "%-14s file.%-2d %10.1f hits/s %10.2f MiB/s  fastest %-9v slowest %-9v errors %d\n",
-		p.Mode, p.Exp, r.HitsPerSec, r.Throughput.BytesPerSecond()/(1<<20), rd(r.Latency.Min), rd(r.Latency.Max), r.Errs())
-	return err
+	return fmt.Sprintf("ptester sweep: file.%d %s (%d of %d sizes) %.0f hits/s, %d errors",
+		p.Exp, p.Mode, p.Exp-p.From+1, p.To-p.From+1, r.HitsPerSec, r.Errs())
 }

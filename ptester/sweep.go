@@ -50,6 +50,8 @@ type SweepProgress struct {
 	Mode   string
 	Exp    int
 	Report *Report
+	// From and To are the sweep's first and last exponents.
+	From, To int
 }
 
 // Mode labels of a sweep's two series.
@@ -194,7 +196,7 @@ func Sweep(ctx context.Context, opts SweepOptions, progress func(SweepProgress))
 				s.Points = append(s.Points, pt)
 			}
 			if progress != nil {
-				progress(SweepProgress{Mode: m.label, Exp: exp, Report: rep})
+				progress(SweepProgress{Mode: m.label, Exp: exp, Report: rep, From: so.From, To: so.To})
 			}
 		}
 	}

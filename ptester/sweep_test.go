@@ -69,7 +69,7 @@ func TestSweepDirect(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	if err := WriteSweepText(&b, run); err != nil {
+	if err := WriteSweepText(&b, run, false); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Count(b.String(), "\n") < 11 {

@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "regress: cannot compare %s with %s: %v\n", o.baseline, newFile, err)
 		return 2
 	}
-	if err := res.WriteTable(stdout, false); err != nil {
+	if err := res.WriteTable(stdout, false, false); err != nil {
 		fmt.Fprintln(stderr, "regress:", err)
 		return 2
 	}

@@ -63,6 +63,9 @@ type Comparison struct {
 	Probe string
 	// Series names the compared series; the first is the reference.
 	Series []string
+	// Over says what was compared: "2 paths", or "2 paths, 4 curves"
+	// when runs measured a path more than once.
+	Over   string
 	Figure Figure
 	// Ratios has one row per size (throughput of each series over the
 	// reference's) and FitRatios the fitted latency and max_rate ratios.
@@ -100,10 +103,12 @@ func Build(title, prefix string, inputs []Input) (*Report, error) {
 	}
 	rep := &Report{Title: title, Environment: environment(inputs)}
 	var runs []*results.Run
+	var names []string
 	for _, in := range inputs {
 		runs = append(runs, in.Run)
+		names = append(names, sourceName(in.Name))
 	}
-	rep.Headlines = headline.Runs(runs...)
+	rep.Headlines = headline.NamedRuns(names, runs)
 	for i, in := range inputs {
 		sec, err := runSection(prefix, i+1, in)
 		if err != nil {
@@ -171,10 +176,13 @@ func figCaption(f plot.Figure) string {
 	return string(f)
 }
 
-func draw(f plot.Figure, series []results.Series, file, caption string) (Figure, error) {
+func draw(f plot.Figure, series []results.Series, file, caption string, title ...string) (Figure, error) {
 	p, err := plot.Draw(f, series)
 	if err != nil {
 		return Figure{}, err
+	}
+	if len(title) > 0 {
+		p.Title.Text = title[0]
 	}
 	var buf bytes.Buffer
 	if err := plot.Encode(&buf, p, plot.PNG); err != nil {
@@ -325,23 +333,37 @@ func comparisons(prefix string, inputs []Input) ([]Comparison, error) {
 		run    int
 		series results.Series
 	}
+	// Series are grouped by probe and mode: ftp's get and put, the http
+	// sweep's persistent and non-persistent, are compared path with path
+	// each in its own figure, not one against the other.
 	var order []string
 	groups := map[string][]entry{}
+	names := map[string]string{}
 	for k, in := range inputs {
-		p := in.Run.Probe
-		if _, ok := groups[p]; !ok {
-			order = append(order, p)
+		paths := make([]string, len(in.Run.Series))
+		for i, s := range in.Run.Series {
+			paths[i] = s.Path
+			if paths[i] == "" {
+				paths[i] = in.Run.Path
+			}
 		}
 		for i, s := range in.Run.Series {
-			if s.Path == "" {
-				s.Path = in.Run.Path
+			s.Path = paths[i]
+			mode := headline.ModeOf(s.Label, s.Path, paths)
+			key := in.Run.Probe + "\x00" + mode
+			if _, ok := groups[key]; !ok {
+				order = append(order, key)
+				names[key] = in.Run.Probe
+				if mode != "" {
+					names[key] = mode
+				}
 			}
-			groups[p] = append(groups[p], entry{plot.Label(s, i), k, s})
+			groups[key] = append(groups[key], entry{plot.Label(s, i), k, s})
 		}
 	}
 	var out []Comparison
-	for n, probe := range order {
-		g := groups[probe]
+	for n, key := range order {
+		g, probe := groups[key], names[key]
 		if len(g) < 2 {
 			continue
 		}
@@ -370,8 +392,17 @@ func comparisons(prefix string, inputs []Input) ([]Comparison, error) {
 			s.Label = e.name
 			ss = append(ss, s)
 		}
-		fig, err := draw(plot.Throughput, ss, fmt.Sprintf("%s-compare-%d-%s.png", prefix, n+1, probe),
-			fmt.Sprintf("%s over %d paths: throughput against message size", probe, len(ss)))
+		distinct := map[string]bool{}
+		for _, s := range ss {
+			distinct[s.Path] = true
+		}
+		c.Over = fmt.Sprintf("%d paths", len(distinct))
+		if len(distinct) != len(ss) {
+			c.Over += fmt.Sprintf(", %d curves", len(ss))
+		}
+		fig, err := draw(plot.Throughput, ss, fmt.Sprintf("%s-compare-%d-%s.png", prefix, n+1, strings.SplitN(key, "\x00", 2)[0]),
+			fmt.Sprintf("%s over %s: throughput against message size", probe, c.Over),
+			fmt.Sprintf("%s: throughput against message size", probe))
 		if err != nil && !errors.Is(err, plot.ErrNothingToPlot) {
 			return nil, err
 		}
@@ -490,4 +521,15 @@ func fmtDur(d time.Duration) string {
 		return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) + "ms"
 	}
 	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "s"
+}
+
+// sourceName is how a headline names the run an input came from: its name
+// without the path part the commands append ("latency-netpipe-director"
+// and "latency-netpipe-direct" are both "latency-netpipe"; "ptester-direct"
+// is "ptester").
+func sourceName(name string) string {
+	if i := strings.Index(name, "-direct"); i > 0 {
+		return name[:i]
+	}
+	return name
 }

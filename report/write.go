@@ -34,7 +34,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(r.Comparisons) > 0 {
 		b.WriteString("## Comparisons across paths\n\n")
 		for _, c := range r.Comparisons {
-			fmt.Fprintf(&b, "### %s over %d paths\n\n%s\n\n", c.Probe, len(c.Series), strings.Join(c.Series, " vs "))
+			fmt.Fprintf(&b, "### %s over %s\n\n%s\n\n", c.Probe, c.Over, strings.Join(c.Series, " vs "))
 			mdFigure(&b, c.Figure)
 			mdTable(&b, c.FitRatios)
 			mdTable(&b, c.Ratios)
@@ -248,7 +248,7 @@ figure{overflow-x:auto}figure img{max-width:none;width:640px}}
 {{- range .Rows}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}
 </table></div>{{end}}
 {{- range .Comparisons}}
-<h2 id="cmp-{{anchor .Probe}}">Comparison: {{.Probe}} over {{len .Series}} paths</h2>
+<h2 id="cmp-{{anchor .Probe}}">Comparison: {{.Probe}} over {{.Over}}</h2>
 <p>{{range $i, $s := .Series}}{{if $i}} vs {{end}}<b>{{$s}}</b>{{end}}{{if gt (len .Series) 1}} (the first is the reference){{end}}</p>
 {{- if .Figure.File}}<figure><img alt="{{.Figure.Caption}}" src="{{dataURL .Figure.PNG}}"><figcaption>{{.Figure.Caption}}</figcaption></figure>{{end}}
 {{template "table" .FitRatios}}
@@ -274,7 +274,7 @@ figure{overflow-x:auto}figure img{max-width:none;width:640px}}
 <nav><ul>
 {{- range .Runs}}<li><a href="#run-{{anchor .Name}}">{{.Name}}</a> — probe {{.Probe}}, path {{if .Path}}{{.Path}}{{else}}-{{end}}, {{.Status}}</li>{{end}}
 {{- if .Latency}}<li><a href="#latency">Latency across probes</a></li>{{end}}
-{{- range .Comparisons}}<li><a href="#cmp-{{anchor .Probe}}">Comparison: {{.Probe}} over {{len .Series}} paths</a></li>{{end}}
+{{- range .Comparisons}}<li><a href="#cmp-{{anchor .Probe}}">Comparison: {{.Probe}} over {{.Over}}</a></li>{{end}}
 </ul></nav>
 </main></body></html>
 {{define "table"}}{{if .Rows}}<div class="scroll"><table><caption>{{.Caption}}</caption>

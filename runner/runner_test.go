@@ -53,7 +53,7 @@ func TestTwoLegsShareBudgetAndCheckpoint(t *testing.T) {
 		t.Errorf("no progress lines for the director leg:\n%s", progress.String())
 	}
 	var table bytes.Buffer
-	if err := runner.WriteTable(&table, res.Run); err != nil {
+	if err := runner.WriteTable(&table, res.Run, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"netpipe direct (direct)", "fit: latency", "Mbit/s"} {
@@ -94,7 +94,7 @@ func TestIdlePollRecorded(t *testing.T) {
 		t.Fatalf("env idle_poll %v, options %v", res.Run.Env.IdlePoll, res.Run.Options)
 	}
 	var table bytes.Buffer
-	if err := runner.WriteTable(&table, res.Run); err != nil {
+	if err := runner.WriteTable(&table, res.Run, false); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(table.String(), "--idle-poll") {

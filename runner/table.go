@@ -4,47 +4,50 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
-
+	"github.com/lvsperf/lvsperf/internal/texttable"
 	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
 // WriteTable prints each series of run as a table (size, best and median
 // time, throughput, trial spread, repetitions, p99 of single transfers)
-// followed by its fit.
-func WriteTable(w io.Writer, run *results.Run) error {
+// followed by its fit: within texttable.Columns, or boxed and unfolded
+// when wide.
+func WriteTable(w io.Writer, run *results.Run, wide bool) error {
+	fold := func(s string) string {
+		if wide {
+			return s
+		}
+		return texttable.Fold(s, texttable.Columns, "    ")
+	}
 	for _, s := range run.Series {
-		fmt.Fprintf(w, "%s (%s), %d sizes\n", s.Label, s.Path, len(s.Points))
-		t := tablewriter.NewTable(w,
-			tablewriter.WithHeaderAutoFormat(tw.Off),
-			tablewriter.WithRowAlignment(tw.AlignRight))
-		t.Header("bytes", "time (min)", "time (median)", "Mbit/s", "spread", "reps", "p99 single")
+		fmt.Fprintln(w, fold(fmt.Sprintf("%s (%s), %d sizes", s.Label, s.Path, len(s.Points))))
+		t := &texttable.Table{Header: []string{"bytes", "time (min)", "time (median)", "Mbit/s", "spread", "reps", "p99 single"}}
 		for _, p := range s.Points {
 			p99 := "-"
 			if d, ok := p.QuantileAt(0.99); ok {
 				p99 = FormatDuration(d)
 			}
-			if err := t.Append(strconv.FormatInt(int64(p.Bytes), 10), FormatDuration(p.Min), FormatDuration(p.Median),
+			t.Append(strconv.FormatInt(int64(p.Bytes), 10), FormatDuration(p.Min), FormatDuration(p.Median),
 				strconv.FormatFloat(p.Rate().Mbps(), 'f', 2, 64),
 				strconv.FormatFloat(100*p.Spread(), 'f', 1, 64)+"%",
-				strconv.Itoa(p.Reps), p99); err != nil {
-				return err
-			}
+				strconv.Itoa(p.Reps), p99)
 		}
-		if err := t.Render(); err != nil {
+		if err := t.Write(w, wide); err != nil {
 			return err
 		}
-		fmt.Fprintln(w, FitSummary(s.Series))
+		for _, l := range strings.Split(FitSummary(s.Series), "\n") {
+			fmt.Fprintln(w, fold(l))
+		}
 		if s.Stopped != "" {
-			fmt.Fprintf(w, "stopped early: %s\n", s.Stopped)
+			fmt.Fprintln(w, fold("stopped early: "+s.Stopped))
 		}
 	}
 	if run.Env.Contended {
-		fmt.Fprintf(w, "note: %s\n", run.Env.Note)
+		fmt.Fprintln(w, fold("note: "+run.Env.Note))
 	}
 	if run.Env.IdlePoll {
 		fmt.Fprintln(w, "note: idle CPUs polled instead of halting for this run (--idle-poll)")
@@ -52,7 +55,8 @@ func WriteTable(w io.Writer, run *results.Run) error {
 	return nil
 }
 
-// FitSummary is one line saying what the fit found, or why there is none.
+// FitSummary says what the fit found, or why there is none: a line, then
+// one line per problem of the model.
 func FitSummary(s timing.Series) string {
 	f := s.Fit
 	if f == nil {

@@ -182,6 +182,7 @@ func newClusterRunCmd() *cobra.Command {
 		out     string
 		name    string
 		jsonOut bool
+		wide    bool
 		idle    bool
 		probe   string
 		np      cluster.NetpipePlan
@@ -281,7 +282,7 @@ Examples:
 					return werr
 				}
 			} else {
-				if werr := res.WriteText(w); werr != nil {
+				if werr := res.WriteText(w, wide); werr != nil {
 					return werr
 				}
 				fmt.Fprintf(w, "run saved to %s%s and %s-cluster.json\n", base, results.Extension, base)
@@ -304,6 +305,7 @@ Examples:
 	fl.StringVar(&out, "out", ".", "directory for the results")
 	fl.StringVar(&name, "name", "cluster", "base name of the result files")
 	fl.BoolVar(&jsonOut, "json", false, "print the merged result as JSON")
+	fl.BoolVar(&wide, "wide", false, wideHelp)
 	fl.BoolVar(&idle, "idle-poll", false, "agents keep idle CPUs polling from the plan to the run's end (PM QoS cpu_dma_latency 0; root): a halted vCPU's wake-up at the start instant adds 100-300 µs of skew")
 	c.Flags().Bool("help", false, "help for run")
 	fl.StringVar(&probe, "probe", cluster.ProbePtester, "what the agents run: ptester (HTTP hammer) or netpipe (pairs in lock-step against one receiver)")

@@ -16,6 +16,7 @@ type compareOptions struct {
 	opts compare.Options
 	plot string
 	all  bool
+	wide bool
 }
 
 // errRegression is returned (exit 1) when NEW regressed beyond tolerance.
@@ -60,6 +61,7 @@ that is truncated, from a newer lvsperf, or not lvsperf's).`,
 	f.BoolVar(&o.opts.GateFits, "gate-fits", false, "let the fitted latency and max_rate fail the run too (their intervals leave out run-to-run variation)")
 	f.StringVar(&o.plot, "plot", "", "draw an overlay of both runs' throughput to this file (.png or .svg)")
 	f.BoolVar(&o.all, "all", false, "list every size, not only those beyond their own noise")
+	f.BoolVar(&o.wide, "wide", false, wideHelp)
 	return c
 }
 
@@ -79,7 +81,7 @@ func runCompare(cmd *cobra.Command, o compareOptions, basePath, newPath string) 
 	if err != nil {
 		return withExitCode(2, err)
 	}
-	if err := res.WriteTable(cmd.OutOrStdout(), o.all); err != nil {
+	if err := res.WriteTable(cmd.OutOrStdout(), o.all, o.wide); err != nil {
 		return err
 	}
 	if o.plot != "" {

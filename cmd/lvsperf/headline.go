@@ -13,6 +13,9 @@ import (
 // quietHelp is the --quiet flag's help on every command that measures.
 const quietHelp = "print only the headline (the run's answer in a line or two); files are still written"
 
+// wideHelp is the --wide flag's help on every command that prints a table.
+const wideHelp = "print tables with every column, boxed and unwrapped (default: within 100 columns)"
+
 // showHeadline ends a run's output: the headline last on stdout, or, with
 // JSON, the run (headline included) on stdout and the headline on stderr.
 func showHeadline(r *results.Run, o showOptions, stdout, stderr io.Writer) error {

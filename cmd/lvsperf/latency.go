@@ -46,7 +46,7 @@ func latencyHeadline(t *latency.Table) []string {
 func newLatencyTableCmd() *cobra.Command {
 	var o latency.Options
 	var vias []string
-	var asJSON, quiet bool
+	var asJSON, quiet, wide bool
 	c := &cobra.Command{
 		Use:   "latency-table",
 		Short: "The seed's table of service latencies: every probe direct and through the director, fitted, beside the seed's values",
@@ -80,7 +80,7 @@ func newLatencyTableCmd() *cobra.Command {
 				return err
 			}
 			if !quiet {
-				if werr := t.Write(out); werr != nil {
+				if werr := t.Write(out, wide); werr != nil {
 					return werr
 				}
 			}
@@ -100,5 +100,6 @@ func newLatencyTableCmd() *cobra.Command {
 	f.StringVar(&o.OutDir, "out", "out", "directory for every service's run file")
 	f.BoolVar(&asJSON, "json", false, "print the rows as JSON (format lvsperf-latency-table: headline and rows with their fits)")
 	f.BoolVarP(&quiet, "quiet", "q", false, quietHelp)
+	f.BoolVar(&wide, "wide", false, wideHelp)
 	return c
 }

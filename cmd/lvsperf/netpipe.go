@@ -24,7 +24,7 @@ type netpipeFlags struct {
 	start, end, pert, buf string
 	serve, loopback, json bool
 	listen                string
-	quiet, noPlots        bool
+	quiet, noPlots, wide  bool
 	nodelay               bool
 	cpu                   int
 }
@@ -59,6 +59,7 @@ func (f *netpipeFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.opts.Name, "name", "", "base name of the result files (default <probe>-<time>)")
 	fs.BoolVar(&f.json, "json", false, "print the run (fits included) as JSON on stdout; the table goes to stderr")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, quietHelp)
+	fs.BoolVar(&f.wide, "wide", false, wideHelp)
 	fs.BoolVar(&f.noPlots, "no-plots", false, "do not draw plots")
 	fs.IntVar(&f.cpu, "cpu", -1, "pin every thread to this CPU, like taskset -c on both ends (steadier small-message times on VMs); -1 leaves the scheduler alone; with --via director the in-process director shares that CPU, which costs it tens of µs per round trip")
 	fs.BoolVar(&f.opts.IdlePoll, "idle-poll", false, "keep idle CPUs polling for the run (PM QoS cpu_dma_latency 0, as cyclictest does; root): on VMs whose idle vCPUs halt, every hop otherwise pays a wake-up of tens of µs; recorded in the result")
@@ -127,7 +128,7 @@ func newPingStreamCmd(probe, short string, dial func(context.Context, netpipe.Op
 			if err != nil {
 				return usageError(err) // options out of range or inconsistent
 			}
-			return runAndReport(cmd.Context(), cfg, f.json, f.quiet, f.noPlots)
+			return runAndReport(cmd.Context(), cfg, showOptions{json: f.json, tableWithJSON: true, noPlots: f.noPlots, quiet: f.quiet, wide: f.wide})
 		},
 	}
 	f.bind(c.Flags())
@@ -151,12 +152,12 @@ func serveNetpipe(ctx context.Context, f *netpipeFlags) error {
 }
 
 // runAndReport runs cfg, prints the table (or JSON), and draws the plots.
-func runAndReport(ctx context.Context, cfg runner.Config, asJSON, quiet, noPlots bool) error {
-	if !quiet {
+func runAndReport(ctx context.Context, cfg runner.Config, o showOptions) error {
+	if !o.quiet {
 		cfg.Progress = os.Stderr
 	}
 	res, runErr := runner.Run(ctx, cfg)
-	return showRun(res, runErr, showOptions{json: asJSON, tableWithJSON: true, noPlots: noPlots, quiet: quiet})
+	return showRun(res, runErr, o)
 }
 
 // showOptions say how showRun shows a run.
@@ -170,6 +171,8 @@ type showOptions struct {
 	noPlots bool
 	// quiet prints only the headline (JSON too with json).
 	quiet bool
+	// wide prints the table boxed with every cell on one line.
+	wide bool
 	// stdout and stderr default to os.Stdout and os.Stderr.
 	stdout, stderr io.Writer
 }
@@ -196,7 +199,7 @@ func showRun(res runner.Result, runErr error, o showOptions) error {
 		out = io.Discard
 	}
 	if !o.json || o.tableWithJSON {
-		if err := runner.WriteTable(out, res.Run); err != nil {
+		if err := runner.WriteTable(out, res.Run, o.wide); err != nil {
 			return err
 		}
 	}

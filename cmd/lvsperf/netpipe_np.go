@@ -22,7 +22,7 @@ func runNPtcp(ctx context.Context, f *netpipeFlags) error {
 		cfg.Progress = os.Stderr
 	}
 	res, runErr := netpipe.RunNP(ctx, cfg)
-	return showRun(runner.Result{Run: res.Run, File: res.File}, runErr, showOptions{json: f.json, tableWithJSON: true, noPlots: f.noPlots})
+	return showRun(runner.Result{Run: res.Run, File: res.File}, runErr, showOptions{json: f.json, tableWithJSON: true, noPlots: f.noPlots, wide: f.wide})
 }
 
 // serveNPtcp answers NPtcp transmitters (NPtcp -h, or lvsperf netpipe

@@ -19,6 +19,7 @@ type bulkFlags struct {
 	out         string
 	jsonOut     bool
 	quiet       bool
+	wide        bool
 	via         string
 	scheduler   string
 	realservers int
@@ -30,6 +31,7 @@ func (f *bulkFlags) bind(fl *pflag.FlagSet, budgetHelp string) {
 	fl.StringVar(&f.out, "out", ".", "directory for the run file and plots")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the run as JSON (the shape of lvsperf export --format json, with the headline) instead of tables")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, quietHelp)
+	fl.BoolVar(&f.wide, "wide", false, wideHelp)
 	fl.StringVar(&f.via, "via", "direct", "path: direct or director (embedded servers only)")
 	fl.StringVar(&f.scheduler, "scheduler", "rr", "director scheduler (with --via director)")
 	fl.IntVar(&f.realservers, "realservers", 1, "servers behind the director (with --via director)")
@@ -43,7 +45,7 @@ func (f *bulkFlags) path() paths.Spec {
 // report shows a sweep's run on the command's outputs: tables or JSON, the
 // run file and the plots drawn beside it.
 func (f *bulkFlags) report(cmd *cobra.Command, res runner.Result, runErr error) error {
-	return showRun(res, runErr, showOptions{json: f.jsonOut, quiet: f.quiet, stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()})
+	return showRun(res, runErr, showOptions{json: f.jsonOut, quiet: f.quiet, wide: f.wide, stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()})
 }
 
 // progress is where a sweep's progress lines go: stderr, or nowhere with --quiet.

@@ -32,6 +32,7 @@ type ptesterFlags struct {
 	realservers int
 	engine      string
 	idlePoll    bool
+	wide        bool
 }
 
 // newPtesterCmd is the HTTP hammer: ptester's options, plus concurrency, an
@@ -147,6 +148,7 @@ Examples:
 	fl.BoolVar(&f.o.NoSplice, "no-splice", false, "copy every body into user space as wrk and hey do (default: bodies ≥ 64 KiB are spliced to /dev/null, counted but not copied)")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON (with its headline; a sweep as its run, the shape of lvsperf export --format json)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, quietHelp)
+	fl.BoolVar(&f.wide, "wide", false, wideHelp)
 	fl.BoolVar(&f.sweep, "sweep", false, "sweep file.FROM…file.TO persistent and non-persistent; write a run and plots")
 	fl.IntVar(&f.from, "from", 0, "sweep: first file exponent (file.N = 2^N bytes)")
 	fl.IntVar(&f.to, "to", ptester.DefaultSweepTo, "sweep: last file exponent (at most 26 = 64 MiB)")
@@ -179,13 +181,23 @@ func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error 
 		return usageError(err)
 	}
 	ctx := cmd.Context() // cancelled on SIGINT/SIGTERM by main
-	w := cmd.ErrOrStderr()
-	if f.quiet {
-		w = io.Discard
+	// Each size is printed once, in the table on stdout. A terminal's
+	// stderr shows a status line while the sweep runs; elsewhere one line
+	// says what runs and for how long.
+	var progress func(ptester.SweepProgress)
+	status := newStatusLine(cmd.ErrOrStderr())
+	if !f.quiet {
+		if status != nil {
+			progress = func(p ptester.SweepProgress) { status.show(p.Status()) }
+		} else {
+			fmt.Fprintf(cmd.ErrOrStderr(), "ptester sweep: file.%d … file.%d, persistent (-k %d) and non-persistent (-k 1), %v per size (about %v)\n",
+				f.from, f.to, o.KeepAlive, o.Duration, 2*time.Duration(f.to-f.from+1)*o.Duration)
+		}
 	}
 	run, err := ptester.Sweep(ctx, ptester.SweepOptions{
 		Hammer: o, From: f.from, To: f.to, Trials: f.trials, Path: spec, Dir: f.dir,
-	}, func(p ptester.SweepProgress) { _ = p.WriteProgress(w) })
+	}, progress)
+	status.clear()
 	if run == nil {
 		return err
 	}
@@ -203,12 +215,12 @@ func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error 
 			return jerr
 		}
 	} else if !f.quiet {
-		if werr := ptester.WriteSweepText(out, run); werr != nil {
+		if werr := ptester.WriteSweepText(out, run, f.wide); werr != nil {
 			return werr
 		}
 		fmt.Fprintf(out, "run saved to %s%s\n", base, results.Extension)
-		for _, p := range files {
-			fmt.Fprintf(out, "plot %s\n", p)
+		if len(files) > 0 {
+			fmt.Fprintf(out, "plots: %d files in %s (%s-*)\n", len(files), f.out, filepath.Base(base))
 		}
 	}
 	if !f.jsonOut {
@@ -231,4 +243,41 @@ func sanitize(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// statusLine is a line on a terminal that each update overwrites.
+type statusLine struct {
+	w     io.Writer
+	shown bool
+}
+
+// newStatusLine returns a status line on w, or nil when w is not a
+// terminal (a file or a pipe would keep every update).
+func newStatusLine(w io.Writer) *statusLine {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return &statusLine{w: w}
+}
+
+// show replaces the line with s, cut to fit 100 columns.
+func (l *statusLine) show(s string) {
+	if r := []rune(s); len(r) > 99 {
+		s = string(r[:99])
+	}
+	fmt.Fprint(l.w, "\r\x1b[K"+s)
+	l.shown = true
+}
+
+// clear removes the line; a nil line does nothing.
+func (l *statusLine) clear() {
+	if l != nil && l.shown {
+		fmt.Fprint(l.w, "\r\x1b[K")
+		l.shown = false
+	}
 }

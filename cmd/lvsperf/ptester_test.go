@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -32,7 +33,7 @@ func TestPtesterBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: error %v, want one line containing %q", tc.args, err, tc.want)
 		}
-		if strings.Contains(out.String(), "hits/sec") {
+		if strings.Contains(out.String(), "Requests/sec") {
 			t.Errorf("%v: a run started:\n%s", tc.args, out.String())
 		}
 	}
@@ -49,4 +50,48 @@ func TestPtesterHelpStaysReachable(t *testing.T) {
 	if !strings.Contains(out.String(), "--sweep") || !strings.Contains(out.String(), "-h, --host") {
 		t.Errorf("help:\n%s", out.String())
 	}
+}
+
+// TestSweepPrintsEachSizeOnce runs a short sweep with stdout and stderr
+// together, as a log or `make demo | tee` keeps them: each size and mode
+// is one row of the table, not also a progress line.
+func TestSweepPrintsEachSizeOnce(t *testing.T) {
+	out, err := lvsperf(t, "ptester", "--sweep", "-c", "1", "-t", "0.04", "--to", "3", "--trials", "1", "--out", t.TempDir())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	rows := map[string]int{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && (f[0] == "persistent" || f[0] == "non-persistent") {
+			rows[f[0]+" "+f[1]]++
+		}
+		if strings.Contains(l, "file.2") && !strings.HasPrefix(l, "ptester sweep: file.0 … file.3") {
+			t.Errorf("a line about file.2 besides the table: %q", l)
+		}
+	}
+	for _, mode := range []string{"persistent", "non-persistent"} {
+		for _, size := range []string{"1", "2", "4", "8"} {
+			if n := rows[mode+" "+size]; n != 1 {
+				t.Errorf("%s %s B printed %d times, want once:\n%s", mode, size, n, out)
+			}
+		}
+	}
+}
+
+func TestStatusLineOnlyOnATerminal(t *testing.T) {
+	var b bytes.Buffer
+	if newStatusLine(&b) != nil {
+		t.Error("a status line on a buffer")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if newStatusLine(w) != nil {
+		t.Error("a status line on a pipe")
+	}
+	var none *statusLine
+	none.clear() // a nil line does nothing
 }
