@@ -258,48 +258,56 @@ func writeVerdicts(b *strings.Builder, vs []Verdict) {
 // process inside the director namespace, serving the NAT VIP, so that it
 // crosses the same links as the nft engine's paths.
 func proxyCurve(ctx context.Context, l *lab.Lab, s lab.Seed, command []string) curve {
-	vip := net.JoinHostPort(s.VIPNAT.String(), fmt.Sprint(netpipePort))
 	return curve{label: "proxy", optional: true, server: l.Host(lab.Realserver(1)), client: l.Host(lab.Client), target: s.VIPNAT.String(),
 		setup: func() (func() error, error) {
-			dir, err := os.MkdirTemp("", "lvsperf-lab-proxy-")
-			if err != nil {
-				return nil, err
-			}
-			sock := filepath.Join(dir, "director.sock")
-			args := append(append([]string{}, command[1:]...), "--service", vip, "-s", "rr", "--allow-remote", "--control", sock,
-				"--realserver", net.JoinHostPort(s.RealLAN[0].String(), fmt.Sprint(netpipePort)))
-			pctx, cancel := context.WithCancel(ctx)
-			cmd := exec.CommandContext(pctx, command[0], args...)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := l.Host(lab.Director).Start(cmd); err != nil {
-				cancel()
-				os.RemoveAll(dir)
-				return nil, err
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			undo := func() error {
-				cancel()
-				<-done
-				return os.RemoveAll(dir)
-			}
-			// Ready once its control socket exists (bounded: 5 s).
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-				if _, err := os.Stat(sock); err == nil {
-					return undo, nil
-				}
-				select {
-				case err := <-done:
-					done <- err
-					undo()
-					return nil, fmt.Errorf("userspace director exited: %w: %s", err, strings.TrimSpace(stderr.String()))
-				default:
-				}
-				if time.Now().After(deadline) {
-					undo()
-					return nil, fmt.Errorf("userspace director did not create %s within 5s: %s", sock, strings.TrimSpace(stderr.String()))
-				}
-			}
+			_, undo, err := startProxy(ctx, l, s, command)
+			return undo, err
 		}}
+}
+
+// startProxy starts `lvsperf director` (command) in the director namespace
+// for the NAT VIP's netpipe port toward realserver 1, waits until it is
+// ready, and returns its process and the function that stops it.
+func startProxy(ctx context.Context, l *lab.Lab, s lab.Seed, command []string) (*os.Process, func() error, error) {
+	vip := net.JoinHostPort(s.VIPNAT.String(), fmt.Sprint(netpipePort))
+	dir, err := os.MkdirTemp("", "lvsperf-lab-proxy-")
+	if err != nil {
+		return nil, nil, err
+	}
+	sock := filepath.Join(dir, "director.sock")
+	args := append(append([]string{}, command[1:]...), "--service", vip, "-s", "rr", "--allow-remote", "--control", sock,
+		"--realserver", net.JoinHostPort(s.RealLAN[0].String(), fmt.Sprint(netpipePort)))
+	pctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(pctx, command[0], args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := l.Host(lab.Director).Start(cmd); err != nil {
+		cancel()
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	undo := func() error {
+		cancel()
+		<-done
+		return os.RemoveAll(dir)
+	}
+	// Ready once its control socket exists (bounded: 5 s).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			return cmd.Process, undo, nil
+		}
+		select {
+		case err := <-done:
+			done <- err
+			undo()
+			return nil, nil, fmt.Errorf("userspace director exited: %w: %s", err, strings.TrimSpace(stderr.String()))
+		default:
+		}
+		if time.Now().After(deadline) {
+			undo()
+			return nil, nil, fmt.Errorf("userspace director did not create %s within 5s: %s", sock, strings.TrimSpace(stderr.String()))
+		}
+	}
 }
