@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"path/filepath"
 	"sort"
@@ -21,12 +22,6 @@ import (
 	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/timing"
 )
-
-// cpuBulkBytes is what one transfer of the cpu experiment moves each way:
-// the client sends it to the realserver while the realserver sends as
-// much back, as the seed's netpipe at high throughput carried data both
-// ways.
-const cpuBulkBytes = 48 << 20
 
 // cpuPinned is the CPU every thread of the lab runs on during the cpu
 // experiment; its /proc/stat line is what the kernel rows read.
@@ -60,14 +55,14 @@ type cpuRow struct {
 	wall              []time.Duration
 }
 
-func (r *cpuRow) add(extra time.Duration, s cpuSample) {
+func (r *cpuRow) add(extra time.Duration, s cpuSample, bulk timing.Bytes) {
 	r.extra = append(r.extra, extra)
 	r.wall = append(r.wall, s.wall)
 	r.packets = append(r.packets, float64(s.packets))
 	if s.packets > 0 {
 		r.perPacket = append(r.perPacket, float64(extra)/float64(s.packets))
 	}
-	r.perKiB = append(r.perKiB, float64(extra)/float64(2*cpuBulkBytes/1024))
+	r.perKiB = append(r.perKiB, float64(extra)/(float64(2*bulk)/1024))
 	if s.wall > 0 {
 		r.share = append(r.share, float64(extra)/float64(s.wall))
 	}
@@ -100,7 +95,7 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 		return nil, err
 	}
 	defer unpin()
-	srv, err := startBulkServer(l.Host(lab.Realserver(1)), netpipePort)
+	srv, err := startBulkServer(l.Host(lab.Realserver(1)), netpipePort, o.CPUBulk)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +155,7 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 			} else if undo, err = program(l, s, m.path); err != nil {
 				return nil, fmt.Errorf("cpu, round %d, %s: %w", r, m.name, err)
 			}
-			smp, err := cpuTransfer(ctx, l, client, m.path.target.String(), group, pid != 0)
+			smp, err := cpuTransfer(ctx, l, client, m.path.target.String(), o.CPUBulk, group, pid != 0)
 			if uerr := undo(); err == nil {
 				err = uerr
 			}
@@ -174,10 +169,10 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 		base := got["direct"].pinned.Kernel()
 		for name, smp := range got {
 			if row := rows[name]; row != nil {
-				row.add(smp.pinned.Kernel()-base, smp)
+				row.add(smp.pinned.Kernel()-base, smp, o.CPUBulk)
 			}
 			if name == "proxy" {
-				rows["proxy process"].add(smp.proc, smp)
+				rows["proxy process"].add(smp.proc, smp, o.CPUBulk)
 			}
 		}
 		rounds = r
@@ -197,7 +192,7 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 	vs := cpuVerdicts(rows)
 	var b strings.Builder
 	fmt.Fprintf(&b, "experiment cpu: director CPU per forwarding method; client ⇄ realserver bulk transfer of %v each way at once,\n"+
-		"offloads off, every thread of the lab on CPU %d, %s interleaved (order rotated each round)\n", timing.Bytes(cpuBulkBytes), cpuPinned, why)
+		"offloads off, every thread of the lab on CPU %d, %s interleaved (order rotated each round)\n", o.CPUBulk, cpuPinned, why)
 	fmt.Fprintf(&b, "accounting: kernel forwarding runs in softirq, which no namespace or process is charged for, so the rows marked \"− direct\"\n"+
 		"read CPU %d's system+irq+softirq from /proc/stat (USER_HZ ticks, 10 ms) during the transfer, less the same for the direct\n"+
 		"path in that round; \"proxy process\" is the userspace director's own user+system CPU from its cgroup v1 cpuacct group\n"+
@@ -215,7 +210,7 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 		"(5% system CPU) or VS-TUN (5% system CPU) and the keyboard and mouse were quite sluggish.\"\n")
 	run := newRun("cpu")
 	run.Probe = "bulk"
-	run.Options["bulk_bytes_each_way"] = fmt.Sprint(cpuBulkBytes)
+	run.Options["bulk_bytes_each_way"] = fmt.Sprint(int64(o.CPUBulk))
 	run.Options["offloads"] = "off"
 	run.Options["pinned_cpu"] = fmt.Sprint(cpuPinned)
 	run.Options["rounds"] = fmt.Sprint(rounds)
@@ -230,9 +225,11 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 	return &Report{Name: "cpu", Finding: b.String(), Files: files, Verdicts: vs}, nil
 }
 
-// cpuTransfer moves cpuBulkBytes each way between client and the bulk
+// cpuTransfer moves bulk bytes each way between client and the bulk
 // server at target, and reads the CPU and the director's packets around it.
-func cpuTransfer(ctx context.Context, l *lab.Lab, client *lab.HostNS, target string, g *cpuacct.Group, proxy bool) (cpuSample, error) {
+// The client sends while the realserver sends as much back, as the seed's
+// netpipe at high throughput carried data both ways.
+func cpuTransfer(ctx context.Context, l *lab.Lab, client *lab.HostNS, target string, bulk timing.Bytes, g *cpuacct.Group, proxy bool) (cpuSample, error) {
 	var c net.Conn
 	addr := net.JoinHostPort(target, fmt.Sprint(netpipePort))
 	if err := client.Do(func() (err error) {
@@ -259,7 +256,7 @@ func cpuTransfer(ctx context.Context, l *lab.Lab, client *lab.HostNS, target str
 		}
 	}
 	t0 := time.Now()
-	if err := bulkBothWays(c); err != nil {
+	if err := bulkBothWays(c, bulk, false); err != nil {
 		return cpuSample{}, fmt.Errorf("bulk transfer with %s: %w", addr, err)
 	}
 	wall := time.Since(t0)
@@ -288,18 +285,29 @@ func cpuTransfer(ctx context.Context, l *lab.Lab, client *lab.HostNS, target str
 	return smp, nil
 }
 
-// bulkBothWays writes cpuBulkBytes on c while reading as much back.
-func bulkBothWays(c net.Conn) error {
+// bulkBothWays writes n bytes on c while reading as many back. The
+// server then sends one more byte once it has read all n, and the client
+// waits for it, so no data of a transfer is still in flight when the
+// director's rules for it are removed.
+func bulkBothWays(c net.Conn, n timing.Bytes, server bool) error {
 	var wg sync.WaitGroup
 	var werr error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, werr = io.Copy(c, io.LimitReader(zeros{}, cpuBulkBytes))
+		_, werr = io.Copy(c, io.LimitReader(zeros{}, int64(n)))
 	}()
-	_, rerr := io.CopyN(io.Discard, c, cpuBulkBytes)
+	want := int64(n)
+	if !server {
+		want++
+	}
+	_, rerr := io.CopyN(io.Discard, c, want)
 	wg.Wait()
-	return errors.Join(werr, rerr)
+	if err := errors.Join(werr, rerr); err != nil || !server {
+		return err
+	}
+	_, err := c.Write([]byte{1})
+	return err
 }
 
 // zeros reads as an endless run of zero bytes.
@@ -326,14 +334,14 @@ func directorPackets(l *lab.Lab) (uint64, error) {
 	return n, nil
 }
 
-// bulkServer accepts connections and, on each, sends cpuBulkBytes while
-// reading as much.
+// bulkServer accepts connections and, on each, sends n bytes while
+// reading as many.
 type bulkServer struct {
 	ln net.Listener
 	wg sync.WaitGroup
 }
 
-func startBulkServer(h *lab.HostNS, port int) (*bulkServer, error) {
+func startBulkServer(h *lab.HostNS, port int, n timing.Bytes) (*bulkServer, error) {
 	bs := &bulkServer{}
 	if err := h.Do(func() (err error) { bs.ln, err = net.Listen("tcp", fmt.Sprintf(":%d", port)); return err }); err != nil {
 		return nil, err
@@ -351,7 +359,7 @@ func startBulkServer(h *lab.HostNS, port int) (*bulkServer, error) {
 				defer bs.wg.Done()
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(30 * time.Second))
-				bulkBothWays(c)
+				bulkBothWays(c, n, true)
 			}()
 		}
 	}()
@@ -385,24 +393,48 @@ func ratioOfMedians(a, b []float64) string {
 	return "n/a (DR's median ≤ 0: below the accounting's resolution)"
 }
 
-// fmtNs prints a median with the 95% interval of the mean, in ns.
-func fmtNs(x []float64) string {
-	iv := ci95(x)
-	if iv.N < 2 {
-		return fmt.Sprintf("%.0f (n=%d)", median(x), iv.N)
+// medianCI is the distribution-free interval of the median: the order
+// statistics x(k) and x(n+1-k) for the largest k whose coverage
+// 1 - 2·P(Binomial(n, ½) < k) is still at least 95%. ok is false when no
+// such k exists (fewer than 6 samples).
+func medianCI(x []float64) (lo, hi float64, ok bool) {
+	n := len(x)
+	s := append([]float64(nil), x...)
+	sort.Float64s(s)
+	// cdf[k] = P(B < k), B ~ Binomial(n, ½).
+	p := math.Pow(0.5, float64(n))
+	best, below, c := 0, 0.0, 1.0 // c = C(n, j)
+	for k := 1; k <= n/2; k++ {
+		below += c * p // adds P(B = k-1)
+		c = c * float64(n-k+1) / float64(k)
+		if 1-2*below >= 0.95 {
+			best = k
+		}
 	}
-	return fmt.Sprintf("%.0f [%.0f, %.0f]", median(x), iv.Lo, iv.Hi)
+	if best == 0 {
+		return 0, 0, false
+	}
+	return s[best-1], s[n-best], true
+}
+
+// fmtNs prints a median with its 95% interval (medianCI), in ns.
+func fmtNs(x []float64) string {
+	lo, hi, ok := medianCI(x)
+	if !ok {
+		return fmt.Sprintf("%.0f (n=%d, no interval)", median(x), len(x))
+	}
+	return fmt.Sprintf("%.0f [%.0f, %.0f]", median(x), lo, hi)
 }
 
 func cpuTable(rows []*cpuRow) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-14s %9s %10s %8s %22s %20s   %s\n", "method", "wall(med)", "dir pkts", "% of CPU", "ns/packet med [95%]", "ns/KiB med [95%]", "accounting")
+	fmt.Fprintf(&b, "%-14s %9s %9s %8s %24s %24s   %s\n", "method", "wall(med)", "dir pkts", "% of CPU", "ns/packet med [95%]", "ns/KiB med [95%]", "accounting")
 	for _, r := range rows {
 		var walls []float64
 		for _, w := range r.wall {
 			walls = append(walls, float64(w))
 		}
-		fmt.Fprintf(&b, "%-14s %9v %10.0f %7.1f%% %22s %20s   %s\n", r.name, time.Duration(median(walls)).Round(time.Millisecond),
+		fmt.Fprintf(&b, "%-14s %9v %9.0f %7.1f%% %24s %24s   %s\n", r.name, time.Duration(median(walls)).Round(time.Millisecond),
 			median(r.packets), 100*median(r.share), fmtNs(r.perPacket), fmtNs(r.perKiB), r.accounting)
 	}
 	return b.String()
@@ -435,7 +467,7 @@ func cpuVerdicts(rows map[string]*cpuRow) []Verdict {
 }
 
 // saveCPU writes the run, the finding and the figures: the director's CPU
-// per packet and per KiB by method (median, with the 95% interval's ends
+// per packet and per KiB by method (median, with its 95% interval's ends
 // as dotted lines).
 func saveCPU(o Options, run *results.Run, rows []*cpuRow, finding string) ([]string, error) {
 	run.Finished, run.Complete = time.Now(), true
@@ -468,14 +500,17 @@ func saveCPU(o Options, run *results.Run, rows []*cpuRow, finding string) ([]str
 			if len(v) == 0 {
 				continue
 			}
-			iv := ci95(v)
+			l, h, ok := medianCI(v)
+			if !ok {
+				l, h = math.NaN(), math.NaN()
+			}
 			xs, med = append(xs, float64(i)), append(med, median(v))
-			lo, hi = append(lo, iv.Lo), append(hi, iv.Hi)
+			lo, hi = append(lo, l), append(hi, h)
 		}
 		if _, err := c.Line(0, "median over rounds", xs, med, lplot.Measured); err != nil {
 			return files, err
 		}
-		if _, err := c.Line(1, "95% interval of the mean", xs, lo, lplot.Secondary); err != nil {
+		if _, err := c.Line(1, "95% interval of the median", xs, lo, lplot.Secondary); err != nil {
 			return files, err
 		}
 		if _, err := c.Line(1, "", xs, hi, lplot.Secondary); err != nil {

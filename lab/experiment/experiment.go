@@ -37,6 +37,10 @@ type Options struct {
 	Budget time.Duration
 	// MaxSize is the largest netpipe message (default 1 MiB).
 	MaxSize timing.Bytes
+	// CPUBulk is what one transfer of the cpu experiment moves each way
+	// (default 48 MiB: about half a second on the direct path here, fifty
+	// of /proc/stat's 10 ms ticks).
+	CPUBulk timing.Bytes
 	// Progress receives one line per finished curve (default io.Discard).
 	Progress io.Writer
 	// Self is the lvsperf binary. Experiments run some of its commands as
@@ -62,6 +66,9 @@ func (o Options) normalize() Options {
 	}
 	if o.MaxSize == 0 {
 		o.MaxSize = 1 << 20
+	}
+	if o.CPUBulk == 0 {
+		o.CPUBulk = 48 << 20
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
