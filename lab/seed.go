@@ -117,7 +117,8 @@ func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
 //
 // VIPs sit in the client's subnet: .100 NAT, .101 DR, .102 martian, .103
 // transparent proxy on director and realservers, .104 on the director only,
-// .105 on the realservers only. Realservers hold the DR and martian VIPs on lo with
+// .105 on the realservers only, .106 LVS-TUN (SeedOptions.Tunnel: VXLAN
+// devices tun0 in 10.99.9.0/24 over the realserver LAN). Realservers hold the DR and martian VIPs on lo with
 // arp_ignore=1/arp_announce=2; a rule sends replies from the DR VIP over the
 // return LAN, while martian replies follow the default route through the
 // director. MACs are fixed: 02:99:<net>:00:00:<host>.

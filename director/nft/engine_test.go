@@ -187,7 +187,7 @@ func TestTunnelPathMTU(t *testing.T) {
 	mac, _ := net.ParseMAC(s.RealMAC[0])
 	e, err := Program(l.Host(lab.Director).FD(), Config{Mode: TUN, VIP: s.VIPTUN, Port: 7000,
 		Realservers: []Realserver{{Addr: s.RealLAN[0], MAC: mac, Mark: s.TunnelMarks[0]}},
-		InDev: s.DirectorInDev, OutDev: s.DirectorOutDev, TunDev: lab.TunnelDev})
+		InDev:       s.DirectorInDev, OutDev: s.DirectorOutDev, TunDev: lab.TunnelDev})
 	if err != nil {
 		t.Fatal(err)
 	}
