@@ -241,6 +241,9 @@ func cpuTransfer(ctx context.Context, l *lab.Lab, client *lab.HostNS, target str
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
+	// Cancelling ends the transfer at once, not at its deadline.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
 	pk0, err := directorPackets(l)
 	if err != nil {
 		return cpuSample{}, err
@@ -257,6 +260,9 @@ func cpuTransfer(ctx context.Context, l *lab.Lab, client *lab.HostNS, target str
 	}
 	t0 := time.Now()
 	if err := bulkBothWays(c, bulk, false); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		return cpuSample{}, fmt.Errorf("bulk transfer with %s: %w", addr, err)
 	}
 	wall := time.Since(t0)

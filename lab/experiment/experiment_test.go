@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -89,6 +90,35 @@ func TestPathsPlumbing(t *testing.T) {
 	}
 	if got := run.Options["dr_path_mtu"]; got != "1500" {
 		t.Errorf("dr path MTU %q, want 1500", got)
+	}
+}
+
+// TestCPUCleansUpOnFailure makes the cpu experiment fail twice — a
+// "proxy" binary that exits at once, and a cancellation in the middle of
+// a transfer — and checks that neither leaves a namespace, link, nft
+// table or cgroup behind.
+func TestCPUCleansUpOnFailure(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	before, err := leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, "cpu", Options{OutDir: t.TempDir(), Budget: time.Second, CPUBulk: 1 << 20, Self: "/bin/true"}); err == nil ||
+		!strings.Contains(err.Error(), "userspace director exited") {
+		t.Errorf("with /bin/true as the proxy: err = %v, want the proxy's early exit", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	if _, err := Run(cctx, "cpu", Options{OutDir: t.TempDir(), Budget: time.Second, CPUBulk: 4 << 30}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancelled mid-transfer: err = %v, want the context's deadline", err)
+	}
+	after, err := leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := newEntries(before, after); len(left) > 0 {
+		t.Errorf("left behind after failures: %v", left)
 	}
 }
 
