@@ -134,6 +134,7 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 	client := l.Host(lab.Client)
 	start := time.Now()
 	rounds, why := 0, ""
+	var others []float64
 	const minRounds, maxRounds = 3, 9
 	for r := 1; r <= maxRounds; r++ {
 		got := map[string]cpuSample{}
@@ -168,6 +169,7 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 		}
 		base := got["direct"].pinned.Kernel()
 		for name, smp := range got {
+			others = append(others, float64(smp.others))
 			if row := rows[name]; row != nil {
 				row.add(smp.pinned.Kernel()-base, smp, o.CPUBulk)
 			}
@@ -201,6 +203,8 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 	for _, n := range notes {
 		fmt.Fprintf(&b, "(%s)\n", n)
 	}
+	fmt.Fprintf(&b, "(kernel time on the other CPUs, not counted: median %v per transfer — background from other work, or lab work that escaped the pinning)\n",
+		time.Duration(median(others)).Round(time.Millisecond))
 	if nat, dr := rows["nat"], rows["dr"]; nat != nil && dr != nil {
 		fmt.Fprintf(&b, "\nNAT/DR director CPU per byte: %s (medians); the seed: 50%% vs 5%% system CPU, 10×\n",
 			ratioOfMedians(nat.perKiB, dr.perKiB))
