@@ -217,6 +217,14 @@ func TestTunnelPathMTU(t *testing.T) {
 	}
 }
 
+func TestTUNNeedsTunnelDevice(t *testing.T) {
+	_, err := Program(-1, Config{Mode: TUN, VIP: netip.MustParseAddr("10.0.0.1"), InDev: "d0", OutDev: "br0",
+		Realservers: []Realserver{{Addr: netip.MustParseAddr("10.0.0.2"), Mark: 1}}})
+	if err == nil || !strings.Contains(err.Error(), "TunDev") {
+		t.Errorf("tun without a tunnel device: err = %v, want one naming TunDev", err)
+	}
+}
+
 func TestBuckets(t *testing.T) {
 	rs := []Realserver{{Addr: netip.MustParseAddr("10.0.0.1"), Weight: 3}, {Addr: netip.MustParseAddr("10.0.0.2"), Weight: 1}}
 	b, err := Buckets(rs, "wrr", 64)
