@@ -15,6 +15,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/lvsperf/lvsperf/timing"
 )
@@ -218,10 +219,56 @@ func (l *Lab) buildLinks(ctx context.Context) error {
 			return fmt.Errorf("%s: set bridge %s up: %w", b.Host, b.Name, err)
 		}
 	}
+	for _, v := range l.Spec.VXLANs {
+		if err := l.hosts[v.Host].addVXLAN(v); err != nil {
+			return err
+		}
+	}
 	if l.Spec.OffloadsOff {
 		if err := l.SetOffloads(ctx, false); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// addVXLAN creates v with its default forwarding entries and addresses,
+// and sets it up.
+func (h *HostNS) addVXLAN(v VXLAN) error {
+	under, err := h.nl.LinkByName(v.Underlay)
+	if err != nil {
+		return fmt.Errorf("%s: vxlan %s: find underlay %s: %w", h.Name, v.Name, v.Underlay, err)
+	}
+	la := netlink.NewLinkAttrs()
+	la.Name = v.Name
+	la.MTU = v.MTU
+	if err := setMAC(&la, v.MAC); err != nil {
+		return err
+	}
+	// Learning off: the forwarding entries below say where frames go.
+	vx := &netlink.Vxlan{LinkAttrs: la, VxlanId: v.ID, VtepDevIndex: under.Attrs().Index,
+		SrcAddr: v.Local.AsSlice(), Port: VXLANPort, Learning: false}
+	if err := h.nl.LinkAdd(vx); err != nil {
+		return fmt.Errorf("%s: add vxlan %s (id %d over %s): %w (does the kernel have vxlan?)", h.Name, v.Name, v.ID, v.Underlay, err)
+	}
+	dev, err := h.nl.LinkByName(v.Name)
+	if err != nil {
+		return fmt.Errorf("%s: find %s after creating it: %w", h.Name, v.Name, err)
+	}
+	for _, r := range v.Remotes {
+		n := &netlink.Neigh{LinkIndex: dev.Attrs().Index, Family: unix.AF_BRIDGE, State: netlink.NUD_PERMANENT,
+			Flags: netlink.NTF_SELF, IP: r.AsSlice(), HardwareAddr: make(net.HardwareAddr, 6)}
+		if err := h.nl.NeighAppend(n); err != nil {
+			return fmt.Errorf("%s: vxlan %s: forwarding entry to %v: %w", h.Name, v.Name, r, err)
+		}
+	}
+	for _, a := range v.Addrs {
+		if err := h.addAddr(dev, a); err != nil {
+			return err
+		}
+	}
+	if err := h.nl.LinkSetUp(dev); err != nil {
+		return fmt.Errorf("%s: set %s up: %w", h.Name, v.Name, err)
 	}
 	return nil
 }
@@ -278,11 +325,12 @@ func (h *HostNS) addRule(r Rule) error {
 	if r.Mark != 0 {
 		rl.Mark = r.Mark
 	}
+	rl.IifName = r.IIF
 	if r.Priority != 0 {
 		rl.Priority = r.Priority
 	}
 	if err := h.nl.RuleAdd(rl); err != nil {
-		return fmt.Errorf("%s: add rule from %v mark %d table %d: %w", h.Name, r.From, r.Mark, r.Table, err)
+		return fmt.Errorf("%s: add rule from %v mark %d iif %q table %d: %w", h.Name, r.From, r.Mark, r.IIF, r.Table, err)
 	}
 	return nil
 }

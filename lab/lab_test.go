@@ -330,6 +330,10 @@ func TestValidate(t *testing.T) {
 		{Hosts: []Host{{Name: "a"}, {Name: "a"}}},
 		{Hosts: []Host{{Name: "a"}}, Links: []Link{{A: End{Host: "a", Dev: "x"}, B: End{Host: "b", Dev: "y"}}}},
 		{Hosts: []Host{{Name: "a"}}, Links: []Link{{A: End{Host: "a", Dev: "x", Bridge: "br9"}, B: End{Host: "a", Dev: "y"}}}},
+		// A VXLAN over a device the host does not have, with a bad id, without a local address.
+		{Hosts: []Host{{Name: "a"}}, VXLANs: []VXLAN{{Host: "a", Name: "t0", ID: 1, Local: ip("10.0.0.1"), Underlay: "eth9"}}},
+		{Hosts: []Host{{Name: "a"}}, Bridges: []Bridge{{Host: "a", Name: "br0"}}, VXLANs: []VXLAN{{Host: "a", Name: "t0", ID: 0, Local: ip("10.0.0.1"), Underlay: "br0"}}},
+		{Hosts: []Host{{Name: "a"}}, Bridges: []Bridge{{Host: "a", Name: "br0"}}, VXLANs: []VXLAN{{Host: "a", Name: "t0", ID: 7, Underlay: "br0"}}},
 	}
 	for i, s := range bad {
 		if err := s.Validate(); err == nil {

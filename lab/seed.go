@@ -32,7 +32,30 @@ type SeedOptions struct {
 	Rate timing.BitsPerSecond
 	// OffloadsOff turns TSO/GSO/GRO off everywhere.
 	OffloadsOff bool
+	// Tunnel adds the LVS-TUN path: a VXLAN device on the director and on
+	// each realserver over the realserver LAN, the TUN VIP on the
+	// realservers' lo, and the director's mark rules into the tunnel.
+	// VXLAN stands in for the seed's ipip, which this kernel lacks.
+	Tunnel bool
 }
+
+// Tunnel constants of the seed lab (SeedOptions.Tunnel).
+const (
+	// TunnelDev is the VXLAN device's name on every host.
+	TunnelDev = "tun0"
+	// TunnelID is the VXLAN network identifier.
+	TunnelID = 42
+	// TunnelMarkBase + i is the firewall mark that sends a packet into
+	// the tunnel toward realserver i (0-based), and TunnelTableBase + i
+	// the director's routing table for it.
+	TunnelMarkBase  = 0x100
+	TunnelTableBase = 200
+	// VXLANOverhead is what VXLAN encapsulation adds to each packet:
+	// outer IPv4 (20), UDP (8), VXLAN header (8) and the inner Ethernet
+	// header (14). IPIPOverhead is the seed's ipip: one outer IPv4 header.
+	VXLANOverhead = 50
+	IPIPOverhead  = 20
+)
 
 // Seed is a seed-shaped topology: its Spec and the addresses a client uses
 // for each path.
@@ -72,6 +95,15 @@ type Seed struct {
 	RealReturn []netip.Addr
 	// ReturnTable is the realservers' routing table for DR replies.
 	ReturnTable int
+	// VIPTUN is the LVS-TUN VIP (invalid without SeedOptions.Tunnel): the
+	// client routes it to the director, which holds no address for it and
+	// sends it into the tunnel; the realservers hold it on lo, arp-silent.
+	VIPTUN netip.Addr
+	// TunnelMarks[i] is the mark that routes into the tunnel toward
+	// realserver i, and RealTunnel[i] that realserver's address inside the
+	// tunnel (the director's next hop).
+	TunnelMarks []uint32
+	RealTunnel  []netip.Addr
 }
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -85,7 +117,8 @@ func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
 //
 // VIPs sit in the client's subnet: .100 NAT, .101 DR, .102 martian, .103
 // transparent proxy on director and realservers, .104 on the director only,
-// .105 on the realservers only. Realservers hold the DR and martian VIPs on lo with
+// .105 on the realservers only, .106 LVS-TUN (SeedOptions.Tunnel: VXLAN
+// devices tun0 in 10.99.9.0/24 over the realserver LAN). Realservers hold the DR and martian VIPs on lo with
 // arp_ignore=1/arp_announce=2; a rule sends replies from the DR VIP over the
 // return LAN, while martian replies follow the default route through the
 // director. MACs are fixed: 02:99:<net>:00:00:<host>.
@@ -153,8 +186,14 @@ func NewSeed(o SeedOptions) (Seed, error) {
 				pfx("10.99.1.1/24"), netip.PrefixFrom(s.VIPNAT, 32), netip.PrefixFrom(s.VIPDR, 32), netip.PrefixFrom(s.VIPTPReal, 32)}}})
 		sp.Hosts[0].Routes = append(sp.Hosts[0].Routes, Route{Dst: pfx("10.99.2.0/24"), Via: s.DirectorAddr})
 	}
+	if o.Tunnel {
+		s.VIPTUN = ip("10.99." + cnet + ".106")
+	}
 	// VIPs the director holds no address for: a host route on the client.
-	for _, v := range []netip.Addr{s.VIPMartian, s.VIPTP, s.VIPTPDirector} {
+	for _, v := range []netip.Addr{s.VIPMartian, s.VIPTP, s.VIPTPDirector, s.VIPTUN} {
+		if !v.IsValid() {
+			continue
+		}
 		sp.Hosts[0].Routes = append(sp.Hosts[0].Routes, Route{Dst: netip.PrefixFrom(v, 32), Via: s.DirectorAddr})
 	}
 	for i := 1; i <= o.Realservers; i++ {
@@ -192,7 +231,28 @@ func NewSeed(o SeedOptions) (Seed, error) {
 		for _, v := range []netip.Addr{s.VIPDR, s.VIPTP, s.VIPTPDirector, s.VIPTPReal} {
 			h.Rules = append(h.Rules, Rule{From: netip.PrefixFrom(v, 32), Table: s.ReturnTable})
 		}
+		if o.Tunnel {
+			tin := ip(fmt.Sprintf("10.99.9.%d", 10+i))
+			s.RealTunnel = append(s.RealTunnel, tin)
+			s.TunnelMarks = append(s.TunnelMarks, uint32(TunnelMarkBase+i-1))
+			h.Loopback = append(h.Loopback, netip.PrefixFrom(s.VIPTUN, 32))
+			// TUN replies leave like DR's: from the VIP, straight to the client.
+			h.Rules = append(h.Rules, Rule{From: netip.PrefixFrom(s.VIPTUN, 32), Table: s.ReturnTable})
+			// The decapsulated packet arrives on tun0, its reply leaves by
+			// another device: loose or no reverse-path filter.
+			h.Sysctls["net/ipv4/conf/default/rp_filter"] = "0"
+			sp.VXLANs = append(sp.VXLANs, VXLAN{Host: name, Name: TunnelDev, ID: TunnelID, Local: lan, Underlay: "eth0",
+				Remotes: []netip.Addr{s.DirectorInside}, MAC: fmt.Sprintf("02:99:09:00:00:%02x", 0x10+i),
+				Addrs: []netip.Prefix{netip.PrefixFrom(tin, 24)}})
+			dh := &sp.Hosts[1]
+			dh.Rules = append(dh.Rules, Rule{Mark: s.TunnelMarks[i-1], IIF: s.DirectorInDev, Table: TunnelTableBase + i - 1})
+			dh.Routes = append(dh.Routes, Route{Dst: pfx("0.0.0.0/0"), Via: tin, Dev: TunnelDev, Table: TunnelTableBase + i - 1})
+		}
 		sp.Hosts = append(sp.Hosts, h)
+	}
+	if o.Tunnel {
+		sp.VXLANs = append(sp.VXLANs, VXLAN{Host: Director, Name: TunnelDev, ID: TunnelID, Local: s.DirectorInside, Underlay: "br0",
+			Remotes: s.RealLAN, MAC: "02:99:09:00:00:01", Addrs: []netip.Prefix{pfx("10.99.9.1/24")}})
 	}
 	if !o.OneNIC {
 		sp.Bridges[1].MTU = o.ReturnMTU

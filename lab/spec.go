@@ -15,6 +15,9 @@ type Spec struct {
 	Hosts   []Host
 	Bridges []Bridge
 	Links   []Link
+	// VXLANs are tunnel devices, built after the links and bridges they
+	// ride on.
+	VXLANs []VXLAN
 	// OffloadsOff turns TSO, GSO and GRO off on every veth end and bridge
 	// (with the ethtool binary), so that the MTU sets the per-packet cost.
 	OffloadsOff bool
@@ -54,7 +57,12 @@ type Rule struct {
 	// From matches the source address (zero: any).
 	From netip.Prefix
 	// Mark matches the firewall mark (0: any).
-	Mark  uint32
+	Mark uint32
+	// IIF matches the device a packet came in on (empty: any). A packet
+	// the host sends itself has none, so a tunnel's encapsulated packets,
+	// which keep the inner packet's mark, do not loop back into the
+	// tunnel through a mark rule restricted to the client-side device.
+	IIF   string
 	Table int
 	// Priority orders rules (0: the kernel picks).
 	Priority int
@@ -67,6 +75,32 @@ type Bridge struct {
 	Addrs      []netip.Prefix
 	// MTU, when set, is applied after the ports joined. Keep it at or
 	// below the ports' MTU: a bridge drops larger frames silently.
+	MTU int
+}
+
+// VXLANPort is the UDP port VXLAN devices of the lab use (IANA's 4789).
+const VXLANPort = 4789
+
+// VXLAN is a VXLAN device inside a host: Ethernet frames carried in UDP
+// over an underlay device. The lab's LVS-TUN path uses it because this
+// kernel has no ipip, gre, fou or geneve: "tun" here is VXLAN
+// encapsulation (50 bytes of overhead: outer IPv4 20, UDP 8, VXLAN 8,
+// inner Ethernet 14), not the 20 bytes of the seed's ipip.
+type VXLAN struct {
+	Host, Name string
+	// ID is the VXLAN network identifier (1..16777215).
+	ID int
+	// Local is the underlay source address; Underlay the device the
+	// encapsulated packets leave by.
+	Local    netip.Addr
+	Underlay string
+	// Remotes each get a default forwarding entry (as `bridge fdb append
+	// 00:00:00:00:00:00 dev NAME dst R`): broadcast and unknown frames go
+	// to every remote, so ARP over the tunnel works.
+	Remotes []netip.Addr
+	MAC     string
+	Addrs   []netip.Prefix
+	// MTU 0 leaves the kernel's choice: the underlay's MTU less 50.
 	MTU int
 }
 
@@ -134,6 +168,20 @@ func (s Spec) Validate() error {
 		}
 		if l.MTU != 0 && (l.MTU < 68 || l.MTU > 65535) {
 			return fmt.Errorf("link %s-%s: MTU %d out of range 68..65535", l.A.Dev, l.B.Dev, l.MTU)
+		}
+	}
+	for _, v := range s.VXLANs {
+		if err := dev(v.Host, v.Name); err != nil {
+			return err
+		}
+		if v.ID < 1 || v.ID > 1<<24-1 {
+			return fmt.Errorf("vxlan %s on %s: id %d out of range 1..16777215", v.Name, v.Host, v.ID)
+		}
+		if !devs[v.Host+"/"+v.Underlay] {
+			return fmt.Errorf("vxlan %s on %s rides on %q, which is not a device declared on that host", v.Name, v.Host, v.Underlay)
+		}
+		if !v.Local.Is4() {
+			return fmt.Errorf("vxlan %s on %s: local address %v is not IPv4", v.Name, v.Host, v.Local)
 		}
 	}
 	return nil

@@ -57,6 +57,7 @@ func newLabCmd() *cobra.Command {
 	up.Flags().IntVar(&o.seed.ReturnMTU, "return-mtu", 1500, "MTU of the return LAN")
 	up.Flags().StringVar(&o.rate, "rate", "", "tbf rate on the client–director link, e.g. 100mbit")
 	up.Flags().BoolVar(&o.seed.OffloadsOff, "offloads-off", false, "turn TSO/GSO/GRO off on every device")
+	up.Flags().BoolVar(&o.seed.Tunnel, "tunnel", false, "add the LVS-TUN path: VXLAN tun0 on director and realservers (no ipip in this kernel), TUN VIP .106")
 	down := &cobra.Command{
 		Use:   "down",
 		Short: "Remove labs built by `lab up` and any left by crashed runs",

@@ -35,6 +35,13 @@ const (
 	// Martian: DR inbound, but the realservers' gateway is the director, so
 	// replies pass through it as plain forwarded packets.
 	Martian Mode = "martian"
+	// TUN: LVS-TUN. The director marks packets for the VIP in prerouting;
+	// the host's policy routing sends each mark into a tunnel device toward
+	// one realserver, which decapsulates, holds the VIP (arp-silent) and
+	// replies straight to the client. This kernel has no ipip, gre, fou or
+	// geneve, so the lab's tunnel is VXLAN (UDP, 50 bytes of overhead
+	// where ipip adds 20); the engine works with any tunnel device.
+	TUN Mode = "tun"
 )
 
 // TableName is the nftables table the engine owns in its namespace.
@@ -45,6 +52,9 @@ type Realserver struct {
 	Addr netip.Addr
 	// MAC on the director's LAN (DR and martian).
 	MAC net.HardwareAddr
+	// Mark is the firewall mark whose policy route leads into the tunnel
+	// toward this realserver (TUN; lab.Seed.TunnelMarks).
+	Mark uint32
 	// Weight for the scheduler (0 means 1).
 	Weight int
 }
@@ -65,6 +75,8 @@ type Config struct {
 	// device toward the realservers, OutMAC OutDev's MAC (DR and martian).
 	InDev, OutDev string
 	OutMAC        net.HardwareAddr
+	// TunDev is the director's tunnel device (TUN).
+	TunDev string
 }
 
 // Engine is a programmed director. Close removes its table.
@@ -128,9 +140,12 @@ func Program(nsFD int, cfg Config) (*Engine, error) {
 		cfg.Buckets = 64
 	}
 	switch cfg.Mode {
-	case Forward, NAT, DR, Martian:
+	case Forward, NAT, DR, Martian, TUN:
 	default:
-		return nil, fmt.Errorf("nft engine: unknown mode %q: want forward, nat, dr or martian", cfg.Mode)
+		return nil, fmt.Errorf("nft engine: unknown mode %q: want forward, nat, dr, martian or tun", cfg.Mode)
+	}
+	if cfg.Mode == TUN && cfg.TunDev == "" {
+		return nil, errors.New("nft engine: mode tun needs TunDev, the director's tunnel device")
 	}
 	if cfg.Mode != Forward && !cfg.VIP.Is4() {
 		return nil, fmt.Errorf("nft engine: mode %s needs an IPv4 VIP, got %v", cfg.Mode, cfg.VIP)
@@ -205,35 +220,45 @@ func (e *Engine) matchVIP(netdev bool) []expr.Any {
 	return ex
 }
 
-// pick leaves the chosen realserver's datum (address or MAC) in register 1:
-// a constant for one realserver, else jhash(ip saddr . tcp sport) mod
-// buckets looked up in a map the scheduler filled.
-func (e *Engine) pick(t *nftables.Table, mac bool) ([]expr.Any, error) {
-	datum := func(i int) []byte {
-		if mac {
+// datum is what pick chooses per realserver: its address, MAC or mark.
+type datum int
+
+const (
+	datumAddr datum = iota
+	datumMAC
+	datumMark
+)
+
+// pick leaves the chosen realserver's datum (address, MAC or mark) in
+// register 1: a constant for one realserver, else jhash(ip saddr . tcp
+// sport) mod buckets looked up in a map the scheduler filled.
+func (e *Engine) pick(t *nftables.Table, kind datum) ([]expr.Any, error) {
+	value := func(i int) []byte {
+		switch kind {
+		case datumMAC:
 			return e.cfg.Realservers[i].MAC
+		case datumMark:
+			return u32(e.cfg.Realservers[i].Mark)
 		}
 		a := e.cfg.Realservers[i].Addr.As4()
 		return a[:]
 	}
-	if mac {
-		for i, r := range e.cfg.Realservers {
-			if len(r.MAC) != 6 {
-				return nil, fmt.Errorf("nft engine: realserver %d (%v) needs its MAC for mode %s", i, r.Addr, e.cfg.Mode)
-			}
+	for i, r := range e.cfg.Realservers {
+		if kind == datumMAC && len(r.MAC) != 6 {
+			return nil, fmt.Errorf("nft engine: realserver %d (%v) needs its MAC for mode %s", i, r.Addr, e.cfg.Mode)
+		}
+		if kind == datumMark && r.Mark == 0 {
+			return nil, fmt.Errorf("nft engine: realserver %d (%v) needs the mark of its tunnel route for mode %s", i, r.Addr, e.cfg.Mode)
 		}
 	}
 	if len(e.cfg.Realservers) == 1 {
-		return []expr.Any{&expr.Immediate{Register: 1, Data: datum(0)}}, nil
+		return []expr.Any{&expr.Immediate{Register: 1, Data: value(0)}}, nil
 	}
-	dt := nftables.TypeIPAddr
-	if mac {
-		dt = nftables.TypeEtherAddr
-	}
+	dt := map[datum]nftables.SetDatatype{datumAddr: nftables.TypeIPAddr, datumMAC: nftables.TypeEtherAddr, datumMark: nftables.TypeMark}[kind]
 	set := &nftables.Set{Table: t, Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: dt}
 	var elems []nftables.SetElement
 	for b, i := range e.buckets {
-		elems = append(elems, nftables.SetElement{Key: u32(uint32(b)), Val: datum(i)})
+		elems = append(elems, nftables.SetElement{Key: u32(uint32(b)), Val: value(i)})
 	}
 	if err := e.conn.AddSet(set, elems); err != nil {
 		return nil, fmt.Errorf("nft engine: bucket map: %w", err)
@@ -271,12 +296,31 @@ func (e *Engine) install() error {
 	if e.cfg.Mode == Forward || e.cfg.Mode == NAT {
 		dir(e.cfg.InDev, e.cfg.OutDev, tagRequests)
 	}
+	if e.cfg.Mode == TUN {
+		// Requests are what the director forwards into the tunnel; a reply
+		// coming back out of it (or over the LAN) toward the client would
+		// mean the realserver answered through the director.
+		dir(e.cfg.InDev, e.cfg.TunDev, tagRequests)
+		dir(e.cfg.TunDev, e.cfg.InDev, tagReplies)
+	}
 	switch e.cfg.Mode {
+	case TUN:
+		t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: TableName})
+		// Mangle priority: before the routing decision, which the mark steers.
+		ch := c.AddChain(&nftables.Chain{Name: "pre", Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityMangle, Policy: &accept})
+		pick, err := e.pick(t, datumMark)
+		if err != nil {
+			return err
+		}
+		ex := append(e.matchVIP(false), pick...)
+		ex = append(ex, &expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1})
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, UserData: []byte("mark"), Exprs: ex})
 	case NAT:
 		t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: TableName})
 		ch := c.AddChain(&nftables.Chain{Name: "pre", Table: t, Type: nftables.ChainTypeNAT,
 			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest, Policy: &accept})
-		pick, err := e.pick(t, false)
+		pick, err := e.pick(t, datumAddr)
 		if err != nil {
 			return err
 		}
@@ -294,7 +338,7 @@ func (e *Engine) install() error {
 		t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyNetdev, Name: TableName})
 		ch := c.AddChain(&nftables.Chain{Name: "in", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookIngress, Priority: nftables.ChainPriorityFilter, Device: e.cfg.InDev, Policy: &accept})
-		pick, err := e.pick(t, true)
+		pick, err := e.pick(t, datumMAC)
 		if err != nil {
 			return err
 		}
@@ -335,10 +379,12 @@ func (e *Engine) outIndex() (int, error) {
 // Counters are what the engine's rules counted.
 type Counters struct {
 	// Requests counts client→realserver packets the director's rule
-	// handled (the DR ingress rule, or forwarded packets for forward/NAT).
+	// handled (the DR ingress rule, forwarded packets for forward/NAT, or
+	// packets forwarded into the tunnel for TUN).
 	Requests uint64
 	// Replies counts packets the director routed from the realserver side
-	// to the client side. It stays 0 for DR: replies bypass the director.
+	// to the client side (for TUN also out of the tunnel). It stays 0 for
+	// DR and TUN: replies bypass the director.
 	Replies uint64
 }
 

@@ -84,7 +84,7 @@ func exchange(h *lab.HostNS, addr string) (string, error) {
 
 func TestModes(t *testing.T) {
 	needRoot(t)
-	s, err := lab.NewSeed(lab.SeedOptions{Realservers: 2})
+	s, err := lab.NewSeed(lab.SeedOptions{Realservers: 2, Tunnel: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestModes(t *testing.T) {
 	var rs []Realserver
 	for i := range s.RealLAN {
 		mac, _ := net.ParseMAC(s.RealMAC[i])
-		rs = append(rs, Realserver{Addr: s.RealLAN[i], MAC: mac})
+		rs = append(rs, Realserver{Addr: s.RealLAN[i], MAC: mac, Mark: s.TunnelMarks[i]})
 	}
 	outMAC, _ := net.ParseMAC(s.DirectorOutMAC)
 	cases := []struct {
@@ -113,11 +113,14 @@ func TestModes(t *testing.T) {
 		{NAT, s.VIPNAT, true, true},
 		{DR, s.VIPDR, false, true},
 		{Martian, s.VIPMartian, true, true},
+		// VXLAN stands in for ipip (this kernel has none): the director
+		// forwards into tun0, the realserver replies over the return LAN.
+		{TUN, s.VIPTUN, false, true},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.mode), func(t *testing.T) {
 			e, err := Program(dir.FD(), Config{Mode: tc.mode, VIP: tc.target, Port: 7000, Realservers: rs, Scheduler: "rr",
-				InDev: s.DirectorInDev, OutDev: s.DirectorOutDev, OutMAC: outMAC})
+				InDev: s.DirectorInDev, OutDev: s.DirectorOutDev, OutMAC: outMAC, TunDev: lab.TunnelDev})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,6 +165,63 @@ func TestModes(t *testing.T) {
 		if _, lerr := exec.LookPath("nft"); lerr == nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestTunnelPathMTU checks the MTU effect of the VXLAN tunnel: after a
+// bulk exchange the client's path MTU toward the TUN VIP is the link's
+// 1500 less VXLAN's 50 bytes, learnt from the director's "fragmentation
+// needed" (the realserver advertised an MSS for its 1500-byte return LAN).
+func TestTunnelPathMTU(t *testing.T) {
+	needRoot(t)
+	s, err := lab.NewSeed(lab.SeedOptions{Realservers: 1, Tunnel: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lab.Up(context.Background(), s.Spec, lab.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	serveEcho(t, l.Host(lab.Realserver(1)), ":7000")
+	mac, _ := net.ParseMAC(s.RealMAC[0])
+	e, err := Program(l.Host(lab.Director).FD(), Config{Mode: TUN, VIP: s.VIPTUN, Port: 7000,
+		Realservers: []Realserver{{Addr: s.RealLAN[0], MAC: mac, Mark: s.TunnelMarks[0]}},
+		InDev:       s.DirectorInDev, OutDev: s.DirectorOutDev, TunDev: lab.TunnelDev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := exchange(l.Host(lab.Client), net.JoinHostPort(s.VIPTUN.String(), "7000")); err != nil {
+		t.Fatal(err)
+	}
+	var mtu int
+	if err := l.Host(lab.Client).Do(func() error {
+		// A fresh UDP socket connected to the VIP reads the route's cached
+		// path MTU without sending anything.
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 9, Addr: s.VIPTUN.As4()}); err != nil {
+			return err
+		}
+		mtu, err = unix.GetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := 1500 - lab.VXLANOverhead; mtu != want {
+		t.Errorf("client's path MTU to the TUN VIP is %d, want %d (1500 less VXLAN's %d bytes)", mtu, want, lab.VXLANOverhead)
+	}
+}
+
+func TestTUNNeedsTunnelDevice(t *testing.T) {
+	_, err := Program(-1, Config{Mode: TUN, VIP: netip.MustParseAddr("10.0.0.1"), InDev: "d0", OutDev: "br0",
+		Realservers: []Realserver{{Addr: netip.MustParseAddr("10.0.0.2"), Mark: 1}}})
+	if err == nil || !strings.Contains(err.Error(), "TunDev") {
+		t.Errorf("tun without a tunnel device: err = %v, want one naming TunDev", err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lvsperf/lvsperf/director/nft"
+	"github.com/lvsperf/lvsperf/internal/cpuacct"
 	"github.com/lvsperf/lvsperf/lab"
 	"github.com/lvsperf/lvsperf/netpipe"
 	"github.com/lvsperf/lvsperf/plot"
@@ -36,6 +37,10 @@ type Options struct {
 	Budget time.Duration
 	// MaxSize is the largest netpipe message (default 1 MiB).
 	MaxSize timing.Bytes
+	// CPUBulk is what one transfer of the cpu experiment moves each way
+	// (default 48 MiB: about half a second on the direct path here, fifty
+	// of /proc/stat's 10 ms ticks).
+	CPUBulk timing.Bytes
 	// Progress receives one line per finished curve (default io.Discard).
 	Progress io.Writer
 	// Self is the lvsperf binary. Experiments run some of its commands as
@@ -61,6 +66,9 @@ func (o Options) normalize() Options {
 	}
 	if o.MaxSize == 0 {
 		o.MaxSize = 1 << 20
+	}
+	if o.CPUBulk == 0 {
+		o.CPUBulk = 48 << 20
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -98,7 +106,8 @@ type experiment struct {
 
 func registry() []experiment {
 	return []experiment{
-		{"paths", "netpipe direct / forward / NAT / DR / martian (seed §2.1)", runPaths, false},
+		{"paths", "netpipe direct / forward / NAT / DR / TUN (VXLAN: no ipip here) / martian (seed §2.1)", runPaths, false},
+		{"cpu", "director CPU per byte and per packet: forward, NAT, DR, TUN (VXLAN), userspace proxy (seed §2.1)", runCPU, false},
 		{"mtu", "netpipe at MTU 1500, 750, 400, 200, offloads off: the pole moves with the MTU (seed §1.4)", runMTU, false},
 		{"nics", "one-NIC vs two-NIC director (seed §1.5.4)", runNICs, false},
 		{"multi-netpipe", "two simultaneous netpipes from the director (seed §1.5.2-3)", runMultiNetpipe, false},
@@ -244,7 +253,7 @@ func runAll(ctx context.Context, o Options) ([]*Report, error) {
 		failed = append(failed, err)
 		fmt.Fprintf(&b, "%v\n", err)
 	} else {
-		b.WriteString("left behind: no namespace, link or nft table of this run\n")
+		b.WriteString("left behind: no namespace, link, nft table or cgroup of this run\n")
 	}
 	fmt.Fprintf(&b, "wall time %v (budget %v)\n", time.Since(start).Round(time.Second), o.Budget)
 	path := filepath.Join(o.OutDir, "all.txt")
@@ -260,7 +269,7 @@ func failedRow(name string, err error) Verdict {
 }
 
 // leftovers lists what a lab of this process could leave behind: its
-// namespaces (owner = this pid), and the root namespace's links and nft
+// namespaces (owner = this pid), its cpuacct groups, and the root namespace's links and nft
 // tables (all of them, since a leak there has no owner to tell it by;
 // newEntries keeps only those that appeared during the run).
 func leftovers(ctx context.Context) ([]string, error) {
@@ -282,6 +291,15 @@ func leftovers(ctx context.Context) ([]string, error) {
 	for _, i := range ifs {
 		out = append(out, "link "+i.Name)
 	}
+	groups, err := cpuacct.Groups("")
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		if strings.HasPrefix(g, cpuacct.Prefix+pid+"-") {
+			out = append(out, "cgroup "+g)
+		}
+	}
 	if b, err := exec.CommandContext(ctx, "nft", "list", "tables").Output(); err == nil {
 		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 			if strings.Contains(l, lab.Prefix) || strings.Contains(l, nft.TableName) {
@@ -302,7 +320,7 @@ func newEntries(before, after []string) []string {
 	}
 	var out []string
 	for _, a := range after {
-		if !seen[a] && (strings.HasPrefix(a, "namespace ") || strings.HasPrefix(a, "nft ") || strings.Contains(a, "lvs")) {
+		if !seen[a] && (strings.HasPrefix(a, "namespace ") || strings.HasPrefix(a, "nft ") || strings.HasPrefix(a, "cgroup ") || strings.Contains(a, "lvs")) {
 			out = append(out, a)
 		}
 	}

@@ -2,6 +2,8 @@ package experiment
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +70,7 @@ func TestPathsPlumbing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"direct", "forward", "nat", "dr", "martian"}
+	want := []string{"direct", "forward", "nat", "dr", "tun", "martian"}
 	if len(run.Series) != len(want) {
 		t.Fatalf("%d series, want %d", len(run.Series), len(want))
 	}
@@ -81,6 +83,81 @@ func TestPathsPlumbing(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)
 		}
+	}
+	// The VXLAN tunnel costs its 50 bytes of path MTU; DR costs none.
+	if got := run.Options["tun_path_mtu"]; got != fmt.Sprint(1500-lab.VXLANOverhead) {
+		t.Errorf("tun path MTU %q, want %d", got, 1500-lab.VXLANOverhead)
+	}
+	if got := run.Options["dr_path_mtu"]; got != "1500" {
+		t.Errorf("dr path MTU %q, want 1500", got)
+	}
+}
+
+// TestCPUCleansUpOnFailure makes the cpu experiment fail twice — a
+// "proxy" binary that exits at once, and a cancellation in the middle of
+// a transfer — and checks that neither leaves a namespace, link, nft
+// table or cgroup behind.
+func TestCPUCleansUpOnFailure(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	before, err := leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, "cpu", Options{OutDir: t.TempDir(), Budget: time.Second, CPUBulk: 1 << 20, Self: "/bin/true"}); err == nil ||
+		!strings.Contains(err.Error(), "userspace director exited") {
+		t.Errorf("with /bin/true as the proxy: err = %v, want the proxy's early exit", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	if _, err := Run(cctx, "cpu", Options{OutDir: t.TempDir(), Budget: time.Second, CPUBulk: 4 << 30}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancelled mid-transfer: err = %v, want the context's deadline", err)
+	}
+	after, err := leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := newEntries(before, after); len(left) > 0 {
+		t.Errorf("left behind after failures: %v", left)
+	}
+}
+
+// TestCPUPlumbing runs the cpu experiment on its minimum of rounds
+// (without the proxy, which needs the lvsperf binary): every kernel
+// method gets figures and verdicts, and nothing is left behind.
+func TestCPUPlumbing(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	before, err := leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := Run(ctx, "cpu", Options{OutDir: dir, Budget: time.Second, CPUBulk: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reps[0]
+	if len(r.Verdicts) != 3 {
+		t.Errorf("%d verdicts, want 3 (NAT vs DR per byte and per packet, NAT vs TUN)", len(r.Verdicts))
+	}
+	for _, m := range []string{"forward", "nat", "dr", "tun"} {
+		if !strings.Contains(r.Finding, "\n"+m+" ") {
+			t.Errorf("no %s row in\n%s", m, r.Finding)
+		}
+	}
+	for _, f := range []string{"cpu.msgpack", "cpu-per-packet.png", "cpu-per-kib.svg", "cpu.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	after, err := leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := newEntries(before, after); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }
 

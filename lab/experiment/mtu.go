@@ -206,6 +206,11 @@ func runMTU(ctx context.Context, o Options) (*Report, error) {
 	if len(unmeasured) > 0 {
 		fmt.Fprintf(&b, "not judged (the budget ended the sweep before 128 KiB; give more --budget): %s\n", strings.Join(unmeasured, ", "))
 	}
+	fmt.Fprintf(&b, "a tunnel lowers the client's path MTU by its header: VXLAN (the lab's tun, no ipip in this kernel) by %d to %d, ipip by %d\n"+
+		"to %d; if lat×rate scales with the MSS as above, that moves it by %.1f%% and %.1f%%, below this experiment's resolution\n"+
+		"(`lvsperf experiment paths` measures the tunnel's path MTU and max rate beside DR's)\n",
+		lab.VXLANOverhead, 1500-lab.VXLANOverhead, lab.IPIPOverhead, 1500-lab.IPIPOverhead,
+		100*float64(lab.VXLANOverhead)/1448, 100*float64(lab.IPIPOverhead)/1448)
 	b.WriteString("seed: \"the pole moved to the left by a factor of ca. 2 for each change of a factor of 2 in the mtu [...] at large\n" +
 		"packet sizes, throughput dropped sharply for small mtu: mtu=400 and mtu=200 [...] netpipe tests to self [...] behaved normally.\"\n")
 	run.Options["latbytes_ratio_750_1500"] = fmt.Sprintf("%.3f", ratio750)
