@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"time"
 )
@@ -131,13 +132,13 @@ type params struct {
 // streamResult is one stream in the results object (send_results).
 type streamResult struct {
 	ID             int     `json:"id"`
-	Bytes          int64   `json:"bytes"`
-	Retransmits    int64   `json:"retransmits"`
+	Bytes          num     `json:"bytes"`
+	Retransmits    num     `json:"retransmits"`
 	Jitter         float64 `json:"jitter"`
-	Errors         int64   `json:"errors"`
-	OmittedErrors  int64   `json:"omitted_errors"`
-	Packets        int64   `json:"packets"`
-	OmittedPackets int64   `json:"omitted_packets"`
+	Errors         num     `json:"errors"`
+	OmittedErrors  num     `json:"omitted_errors"`
+	Packets        num     `json:"packets"`
+	OmittedPackets num     `json:"omitted_packets"`
 	StartTime      float64 `json:"start_time"`
 	EndTime        float64 `json:"end_time"`
 	// OutOfOrder is lvsperf's addition (iperf3 ignores it, and does not
@@ -150,9 +151,28 @@ type resultsMsg struct {
 	CPUTotal             float64        `json:"cpu_util_total"`
 	CPUUser              float64        `json:"cpu_util_user"`
 	CPUSystem            float64        `json:"cpu_util_system"`
-	SenderHasRetransmits int            `json:"sender_has_retransmits"`
+	SenderHasRetransmits num            `json:"sender_has_retransmits"`
 	CongestionUsed       string         `json:"congestion_used,omitempty"`
 	Streams              []streamResult `json:"streams"`
+}
+
+// num is an integer of iperf3's results. iperf3 (cJSON) writes numbers as
+// doubles, and some builds write -1 as 2^64-1 (an unsigned -1 converted);
+// any value beyond int64 reads as -1, "not known".
+type num int64
+
+// UnmarshalJSON reads any JSON number.
+func (n *num) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	if f >= math.MaxInt64 || f <= math.MinInt64 {
+		*n = -1
+		return nil
+	}
+	*n = num(f)
+	return nil
 }
 
 // streamID is the id iperf3 gives the i-th stream (0-based): 1, 3, 4, 5, …

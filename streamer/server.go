@@ -390,19 +390,6 @@ func (s *Server) measure(ctrl net.Conn, sd *side, p params, udp *net.UDPConn) er
 		return fmt.Errorf("client results: %w", err)
 	}
 	mine := localResults(sd, finals, elapsed, cpu)
-	if sd.udp && !sd.sender {
-		// Datagrams after the highest one seen are lost too; the client's
-		// count says how many it sent.
-		sent := map[int]int64{}
-		for _, r := range theirs.Streams {
-			sent[r.ID] = r.Packets
-		}
-		for i, st := range sd.streams {
-			st.mu.Lock()
-			mine.Streams[i].Errors = st.udp.lostOf(sent[st.id])
-			st.mu.Unlock()
-		}
-	}
 	if err := writeJSON(ctrl, mine); err != nil {
 		return err
 	}

@@ -162,15 +162,20 @@ type StreamResult struct {
 	Cwnd        timing.Bytes  `json:"cwnd_bytes"`
 	RTT         time.Duration `json:"rtt_ns"`
 	// SentPackets, ReceivedPackets, Lost, OutOfOrder and Jitter are UDP's.
-	SentPackets     int64         `json:"sent_packets"`
-	ReceivedPackets int64         `json:"received_packets"`
-	Lost            int64         `json:"lost"`
-	OutOfOrder      int64         `json:"out_of_order"`
-	Jitter          time.Duration `json:"jitter_ns"`
+	SentPackets     int64 `json:"sent_packets"`
+	ReceivedPackets int64 `json:"received_packets"`
+	// Expected is the receiver's highest sequence number, the datagrams
+	// it knows were sent (iperf3's total in "lost/total").
+	Expected   int64         `json:"expected_packets"`
+	Lost       int64         `json:"lost"`
+	OutOfOrder int64         `json:"out_of_order"`
+	Jitter     time.Duration `json:"jitter_ns"`
 }
 
 // SenderRate and ReceiverRate are the throughput each end counted.
-func (r StreamResult) SenderRate() timing.BitsPerSecond { return timing.Rate(r.SentBytes, r.SenderTime) }
+func (r StreamResult) SenderRate() timing.BitsPerSecond {
+	return timing.Rate(r.SentBytes, r.SenderTime)
+}
 
 // ReceiverRate is the throughput the receiving end counted.
 func (r StreamResult) ReceiverRate() timing.BitsPerSecond {
@@ -179,10 +184,10 @@ func (r StreamResult) ReceiverRate() timing.BitsPerSecond {
 
 // LossPct is the share of sent datagrams lost, -1 when unknown.
 func (r StreamResult) LossPct() float64 {
-	if r.Lost < 0 || r.SentPackets <= 0 {
+	if r.Lost < 0 || r.Expected <= 0 {
 		return -1
 	}
-	return 100 * float64(r.Lost) / float64(r.SentPackets)
+	return 100 * float64(r.Lost) / float64(r.Expected)
 }
 
 // CPU is a process's CPU use over a test, in percent of one CPU's time,
@@ -552,14 +557,14 @@ func localResults(sd *side, finals []snapshot, elapsed time.Duration, cpu CPU) r
 	}
 	for i, s := range sd.streams {
 		f := finals[i]
-		r := streamResult{ID: s.id, Bytes: f.bytes, Retransmits: -1, EndTime: elapsed.Seconds(), Packets: f.packets}
+		r := streamResult{ID: s.id, Bytes: num(f.bytes), Retransmits: -1, EndTime: elapsed.Seconds(), Packets: num(f.packets)}
 		if f.tcpSending && f.tcpKnown {
-			r.Retransmits = f.tcp.Retransmits
+			r.Retransmits = num(f.tcp.Retransmits)
 			m.SenderHasRetransmits = 1
 		}
 		if f.udpRecv {
 			s.mu.Lock()
-			r.Jitter, r.Errors, r.Packets = s.udp.jitter, s.udp.Lost, int64(s.udp.Highest)
+			r.Jitter, r.Errors, r.Packets = s.udp.jitter, num(s.udp.Lost), num(s.udp.Highest)
 			ooo := s.udp.OutOfOrder
 			s.mu.Unlock()
 			r.OutOfOrder = &ooo
@@ -579,7 +584,7 @@ func combine(sd *side, finals []snapshot, elapsed time.Duration, theirs resultsM
 	for i, s := range sd.streams {
 		f := finals[i]
 		r := StreamResult{ID: s.id, SentBytes: -1, ReceivedBytes: -1, Retransmits: -1, Cwnd: -1, SentPackets: -1,
-			ReceivedPackets: -1, Lost: -1, OutOfOrder: -1, Jitter: -1}
+			ReceivedPackets: -1, Expected: -1, Lost: -1, OutOfOrder: -1, Jitter: -1}
 		p, ok := peer[s.id]
 		peerTime := time.Duration((p.EndTime - p.StartTime) * float64(time.Second))
 		if sd.sender {
@@ -595,9 +600,9 @@ func combine(sd *side, finals []snapshot, elapsed time.Duration, theirs resultsM
 				if sd.udp {
 					r.Jitter = time.Duration(p.Jitter * 1e9)
 					r.ReceivedPackets = -1
-					// iperf3's receiver counts gaps; datagrams after its
-					// highest are lost too, which only the sender can tell.
-					r.Lost = p.Errors + max(0, f.packets-p.Packets)
+					// iperf3's arithmetic: gaps below the receiver's
+					// highest sequence number, out of that number.
+					r.Lost, r.Expected = int64(p.Errors), int64(p.Packets)
 					if p.OutOfOrder != nil {
 						r.OutOfOrder = *p.OutOfOrder
 					}
@@ -609,18 +614,15 @@ func combine(sd *side, finals []snapshot, elapsed time.Duration, theirs resultsM
 				s.mu.Lock()
 				u := s.udp
 				s.mu.Unlock()
-				r.ReceivedPackets, r.OutOfOrder, r.Jitter, r.Lost = u.Received, u.OutOfOrder, u.Jitter, u.Lost
+				r.ReceivedPackets, r.OutOfOrder, r.Jitter, r.Lost, r.Expected = u.Received, u.OutOfOrder, u.Jitter, u.Lost, int64(u.Highest)
 			}
 			if ok {
 				r.SentBytes, r.SenderTime = timing.Bytes(p.Bytes), peerTime
 				if p.Retransmits >= 0 && !sd.udp {
-					r.Retransmits = p.Retransmits
+					r.Retransmits = int64(p.Retransmits)
 				}
 				if sd.udp {
-					r.SentPackets = p.Packets
-					s.mu.Lock()
-					r.Lost = s.udp.lostOf(p.Packets)
-					s.mu.Unlock()
+					r.SentPackets = int64(p.Packets)
 				}
 			}
 		}
@@ -644,7 +646,7 @@ func sumResults(rs []StreamResult) StreamResult {
 		for _, f := range []struct{ dst, v *int64 }{
 			{(*int64)(&sum.SentBytes), (*int64)(&r.SentBytes)}, {(*int64)(&sum.ReceivedBytes), (*int64)(&r.ReceivedBytes)},
 			{&sum.Retransmits, &r.Retransmits}, {(*int64)(&sum.Cwnd), (*int64)(&r.Cwnd)},
-			{&sum.SentPackets, &r.SentPackets}, {&sum.ReceivedPackets, &r.ReceivedPackets},
+			{&sum.SentPackets, &r.SentPackets}, {&sum.ReceivedPackets, &r.ReceivedPackets}, {&sum.Expected, &r.Expected},
 			{&sum.Lost, &r.Lost}, {&sum.OutOfOrder, &r.OutOfOrder},
 		} {
 			add(f.dst, *f.v)

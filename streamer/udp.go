@@ -92,26 +92,15 @@ func (s *UDPStats) Add(seq uint64, n int, sent, arrived time.Time) {
 	s.Jitter = time.Duration(s.jitter * 1e9)
 }
 
-// LossPct is the share of datagrams lost out of sent (the sender's count),
-// or out of the highest sequence number seen when sent is 0.
-func (s *UDPStats) LossPct(sent int64) float64 {
-	if sent <= 0 {
-		sent = int64(s.Highest)
-	}
-	if sent <= 0 {
+// LossPct is the share of datagrams lost out of the highest sequence
+// number seen, as iperf3 reports it. Datagrams after the highest one seen
+// are not counted: at the end of a test they cannot be told from those
+// still in flight when the receiver stopped counting.
+func (s *UDPStats) LossPct() float64 {
+	if s.Highest == 0 {
 		return 0
 	}
-	return 100 * float64(s.lostOf(sent)) / float64(sent)
-}
-
-// lostOf is the loss given the sender's count: the gaps seen, plus the
-// datagrams after the highest one seen, which no gap reveals.
-func (s *UDPStats) lostOf(sent int64) int64 {
-	lost := s.Lost
-	if tail := sent - int64(s.Highest); tail > 0 {
-		lost += tail
-	}
-	return lost
+	return 100 * float64(s.Lost) / float64(s.Highest)
 }
 
 // pacer spaces sends so that bytes sent by time t stay at rate×t; it lets
