@@ -49,45 +49,26 @@ const (
 	maxStreams = 128
 )
 
-// UDP hello and reply: iperf3 writes them as host-order uint32s, so on the
-// wire (little-endian hosts) the hello reads "9876" and the reply "6789";
-// the byte-swapped values and iperf3's legacy reply are accepted too.
+// UDP hello and reply: iperf3 writes them as uint32s whose bytes on the
+// wire are "9876" (the client's hello) and "6789" (the server's reply) on
+// hosts of either byte order; old servers replied 987654321 little-endian.
 const (
-	udpConnectMsg     = 0x36373839
-	udpConnectReply   = 0x39383736
-	udpLegacyReply    = 987654321
-	udpHelloSize      = 4
-	udpHeaderSize     = 12 // sec, usec, 32-bit sequence number
-	udpHeaderSize64   = 16 // sec, usec, 64-bit sequence number
-	defaultUDPLength  = 1460
-	defaultTCPLength  = 128 * 1024
-	defaultUDPRateBps = 1e6 // iperf3's default UDP rate, 1 Mbit/s
+	udpHello         = "9876"
+	udpReply         = "6789"
+	udpLegacyReply   = 987654321
+	udpHelloSize     = 4
+	udpHeaderSize    = 12 // sec, usec, 32-bit sequence number
+	udpHeaderSize64  = 16 // sec, usec, 64-bit sequence number
+	defaultUDPLength = 1460
+	defaultTCPLength = 128 * 1024
+	// defaultUDPRateBps is iperf3's default UDP rate, 1 Mbit/s.
+	defaultUDPRateBps = 1e6
 )
 
-func isUDPHello(b []byte) bool {
-	if len(b) != udpHelloSize {
-		return false
-	}
-	le, be := binary.LittleEndian.Uint32(b), binary.BigEndian.Uint32(b)
-	return le == udpConnectMsg || be == udpConnectMsg
-}
+func isUDPHello(b []byte) bool { return string(b) == udpHello }
 
 func isUDPReply(b []byte) bool {
-	if len(b) != udpHelloSize {
-		return false
-	}
-	for _, v := range []uint32{binary.LittleEndian.Uint32(b), binary.BigEndian.Uint32(b)} {
-		if v == udpConnectReply || v == udpLegacyReply {
-			return true
-		}
-	}
-	return false
-}
-
-func udpWord(v uint32) []byte {
-	b := make([]byte, 4)
-	binary.LittleEndian.PutUint32(b, v)
-	return b
+	return string(b) == udpReply || len(b) == udpHelloSize && binary.LittleEndian.Uint32(b) == udpLegacyReply
 }
 
 // newCookie returns a cookie in iperf3's alphabet, NUL-terminated.

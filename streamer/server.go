@@ -54,6 +54,9 @@ type serverTest struct {
 	// while the test is creating streams.
 	streams chan net.Conn
 	open    atomic.Bool
+	// release lets the next test in; it is called once the results are
+	// out, before the client's last word.
+	release func()
 }
 
 // NewServer listens on opts.Listen and serves until Close or ctx ends.
@@ -169,10 +172,15 @@ func (s *Server) handle(c net.Conn) {
 	t = &serverTest{cookie: cookie, streams: make(chan net.Conn, maxStreams)}
 	s.active = t
 	s.mu.Unlock()
+	t.release = func() {
+		s.mu.Lock()
+		if s.active == t {
+			s.active = nil
+		}
+		s.mu.Unlock()
+	}
 	err := s.run(c, t)
-	s.mu.Lock()
-	s.active = nil
-	s.mu.Unlock()
+	t.release()
 	t.open.Store(false)
 	close(t.streams)
 	for sc := range t.streams {
@@ -269,7 +277,7 @@ func (s *Server) run(ctrl net.Conn, t *serverTest) error {
 		return err
 	}
 	s.logf("test from %s: %s, %d streams, %ds%s", ctrl.RemoteAddr(), proto(p.UDP), p.Parallel, p.Time, map[bool]string{true: ", reverse"}[p.Reverse])
-	return s.measure(ctrl, sd, p, udp)
+	return s.measure(ctrl, t, sd, p, udp)
 }
 
 func proto(udp bool) string {
@@ -316,7 +324,7 @@ func (s *Server) acceptUDP(u *net.UDPConn, sd *side, n int, to time.Duration) er
 			continue
 		}
 		seen[from] = true
-		if _, err := u.WriteToUDPAddrPort(udpWord(udpConnectReply), from); err != nil {
+		if _, err := u.WriteToUDPAddrPort([]byte(udpReply), from); err != nil {
 			return fmt.Errorf("UDP reply to %s: %w", from, err)
 		}
 		st := &stream{id: streamID(len(sd.streams)), peer: from}
@@ -326,7 +334,7 @@ func (s *Server) acceptUDP(u *net.UDPConn, sd *side, n int, to time.Duration) er
 	return nil
 }
 
-func (s *Server) measure(ctrl net.Conn, sd *side, p params, udp *net.UDPConn) error {
+func (s *Server) measure(ctrl net.Conn, t *serverTest, sd *side, p params, udp *net.UDPConn) error {
 	to := s.opts.Timeout
 	cpu0 := cpuNow()
 	start := time.Now()
@@ -357,6 +365,10 @@ func (s *Server) measure(ctrl net.Conn, sd *side, p params, udp *net.UDPConn) er
 	elapsed := time.Since(start)
 	sd.counting.Store(false)
 	stopRun()
+	var gerr error
+	if sd.sender {
+		gerr = g.Wait()
+	}
 	finals := make([]snapshot, len(sd.streams))
 	for i, s := range sd.streams {
 		finals[i] = sd.snap(s)
@@ -369,7 +381,9 @@ func (s *Server) measure(ctrl net.Conn, sd *side, p params, udp *net.UDPConn) er
 	if udp != nil && !sd.sender {
 		_ = udp.SetReadDeadline(time.Now())
 	}
-	gerr := g.Wait()
+	if !sd.sender {
+		gerr = g.Wait()
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("waiting for TEST_END: %w", err)
@@ -396,6 +410,10 @@ func (s *Server) measure(ctrl net.Conn, sd *side, p params, udp *net.UDPConn) er
 	if err := writeState(ctrl, stateDisplayResults); err != nil {
 		return err
 	}
+	if udp != nil {
+		udp.Close() // the port is free for the next test's streams
+	}
+	t.release()
 	if st, err := readState(ctrl); err == nil && st != stateIperfDone {
 		return fmt.Errorf("expected IPERF_DONE from the client, got %s", stateName(st))
 	}

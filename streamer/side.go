@@ -215,7 +215,16 @@ func (sd *side) send(ctx context.Context, s *stream) error {
 			seq++
 			putUDPHeader(buf, time.Now(), seq, sd.wide)
 		}
+		// Every byte the kernel took counts, the last partial write of a
+		// stopped stream too: the receiver may have counted it.
 		n, err := s.write(buf)
+		if n > 0 {
+			if p != nil {
+				p.add(n)
+			}
+			s.bytes.Add(int64(n))
+			s.packets.Add(1)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -225,13 +234,6 @@ func (sd *side) send(ctx context.Context, s *stream) error {
 				continue
 			}
 			return err
-		}
-		if p != nil {
-			p.add(n)
-		}
-		if sd.counting.Load() {
-			s.bytes.Add(int64(n))
-			s.packets.Add(1)
 		}
 	}
 	return nil

@@ -389,7 +389,7 @@ func (c *client) connect(ctx context.Context, id int) (*stream, error) {
 		}
 		return s, nil
 	}
-	if _, err := conn.Write(udpWord(udpConnectMsg)); err != nil {
+	if _, err := conn.Write([]byte(udpHello)); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("send UDP hello: %w", err)
 	}
@@ -476,6 +476,10 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 	<-smDone
 	elapsed := time.Since(start)
 	sd.counting.Store(false)
+	var senders error
+	if sd.sender {
+		senders = g.Wait()
+	}
 	finals := make([]snapshot, len(sd.streams))
 	for i, s := range sd.streams {
 		finals[i] = sd.snap(s)
@@ -487,10 +491,8 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 	if early != nil {
 		return nil, c.expect(early.st, early.err, stateExchangeResults)
 	}
-	if sd.sender {
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
+	if senders != nil {
+		return nil, senders
 	}
 	cpu := cpuSince(cpu0, elapsed)
 	deadline(c.ctrl, o.HandshakeTimeout+o.Duration)
