@@ -132,22 +132,22 @@ func (s *Server) accept() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.handle(c)
-		}()
+		s.handle(c)
 	}
 }
 
 // handle reads a new connection's cookie and makes it a test's control
-// connection, a data stream of the running test, or turns it away.
+// connection, a data stream of the running test, or turns it away. It
+// reads the cookie in the accept loop, as iperf3 does, so data streams are
+// numbered in the order they connected, which is the client's order.
 func (s *Server) handle(c net.Conn) {
 	stop := context.AfterFunc(s.ctx, func() { _ = c.SetDeadline(time.Now()) })
-	defer stop()
 	deadline(c, s.opts.Timeout)
 	cookie := make([]byte, cookieSize)
-	if _, err := io.ReadFull(c, cookie); err != nil {
+	_, err := io.ReadFull(c, cookie)
+	stop()
+	deadline(c, 0)
+	if err != nil {
 		s.fail(fmt.Errorf("%s: expected iperf3's %d-byte cookie within %v: %w", c.RemoteAddr(), cookieSize, s.opts.Timeout, err))
 		c.Close()
 		return
@@ -172,6 +172,17 @@ func (s *Server) handle(c net.Conn) {
 	t = &serverTest{cookie: cookie, streams: make(chan net.Conn, maxStreams)}
 	s.active = t
 	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.serve(c, t)
+	}()
+}
+
+// serve runs the test whose control connection c is.
+func (s *Server) serve(c net.Conn, t *serverTest) {
+	stop := context.AfterFunc(s.ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
 	t.release = func() {
 		s.mu.Lock()
 		if s.active == t {
@@ -407,13 +418,15 @@ func (s *Server) measure(ctrl net.Conn, t *serverTest, sd *side, p params, udp *
 	if err := writeJSON(ctrl, mine); err != nil {
 		return err
 	}
+	// The next test may start as soon as the client has DISPLAY_RESULTS:
+	// free the UDP port and the server before sending it.
+	if udp != nil {
+		udp.Close()
+	}
+	t.release()
 	if err := writeState(ctrl, stateDisplayResults); err != nil {
 		return err
 	}
-	if udp != nil {
-		udp.Close() // the port is free for the next test's streams
-	}
-	t.release()
 	if st, err := readState(ctrl); err == nil && st != stateIperfDone {
 		return fmt.Errorf("expected IPERF_DONE from the client, got %s", stateName(st))
 	}
