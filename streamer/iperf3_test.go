@@ -182,4 +182,3 @@ func TestIperf3ClientAgainstServer(t *testing.T) {
 		t.Errorf("server: %d errors, last %v", srv.Errors(), srv.LastError())
 	}
 }
-

@@ -20,12 +20,12 @@ func constant(d time.Duration) func(int) time.Duration { return func(int) time.D
 
 func TestUDPStatsLossAndReorder(t *testing.T) {
 	for _, tc := range []struct {
-		name            string
-		seqs            []uint64
-		lost, ooo       int64
-		highest         uint64
-		received        int64
-		lossPct         float64
+		name      string
+		seqs      []uint64
+		lost, ooo int64
+		highest   uint64
+		received  int64
+		lossPct   float64
 	}{
 		{name: "in order", seqs: []uint64{1, 2, 3, 4, 5}, highest: 5, received: 5},
 		{name: "one gap", seqs: []uint64{1, 2, 4, 5}, lost: 1, highest: 5, received: 4, lossPct: 20},
@@ -56,7 +56,6 @@ func TestUDPStatsLossAndReorder(t *testing.T) {
 		})
 	}
 }
-
 
 func TestUDPStatsJitter(t *testing.T) {
 	// Constant transit: no jitter, whatever the clocks' offset.

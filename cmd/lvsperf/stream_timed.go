@@ -111,13 +111,15 @@ func (f *timedFlags) parse() error {
 	return nil
 }
 
-// timedFlagNames are the flags that choose the timed mode of `lvsperf
-// stream`; none of them is a flag of NetPIPE's stream mode.
-var timedFlagNames = map[string]bool{
-	"-t": true, "--time": true, "-c": true, "--client": true, "-P": true, "--parallel": true,
-	"-R": true, "--reverse": true, "--udp": true, "--peer": true, "--bitrate": true, "--port": true,
-	"--parallel=": true, "--interval": true, "--window": true, "--length": true, "--no-delay": true,
-	"--connect-timeout": true, "--no-save": true,
+// isTimedFlag says whether name (-x or --xyz) is a flag of the timed mode
+// only; none of them is a flag of NetPIPE's stream mode.
+func isTimedFlag(name string) bool {
+	switch name {
+	case "-t", "--time", "-c", "--client", "-P", "--parallel", "-R", "--reverse", "--udp", "--peer",
+		"--bitrate", "--port", "--interval", "--window", "--length", "--no-delay", "--connect-timeout", "--no-save":
+		return true
+	}
+	return false
 }
 
 // isTimed says whether args ask for the timed mode: any of its own flags,
@@ -136,7 +138,7 @@ func isTimed(args []string) bool {
 		default:
 			continue
 		}
-		if timedFlagNames[name] {
+		if isTimedFlag(name) {
 			return true
 		}
 		if a == "-u" && (i+1 == len(args) || strings.HasPrefix(args[i+1], "-")) {
