@@ -182,6 +182,10 @@ func (sm *sampler) run(ctx context.Context) {
 	}
 }
 
+// pacingQuantum is the shortest sleep of a paced sender, iperf3's
+// default --pacing-timer.
+const pacingQuantum = time.Millisecond
+
 // send writes blocks (TCP) or sequence-numbered datagrams (UDP) until ctx
 // ends, paced to the side's rate when it has one.
 func (sd *side) send(ctx context.Context, s *stream) error {
@@ -201,13 +205,10 @@ func (sd *side) send(ctx context.Context, s *stream) error {
 	for ctx.Err() == nil {
 		if p != nil {
 			if w := p.wait(time.Now(), len(buf)); w > 0 {
-				t := time.NewTimer(w)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return nil
-				case <-t.C:
-				}
+				// Sleep at least a pacing quantum and catch up in a burst,
+				// as iperf3 does (its 1 ms pacing timer): a wake-up per
+				// datagram would cost more than the datagram.
+				time.Sleep(max(w, pacingQuantum))
 				continue
 			}
 		}
