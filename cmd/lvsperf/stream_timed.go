@@ -186,7 +186,8 @@ func withTimedMode(c *cobra.Command) *cobra.Command {
 				return usageError(err)
 			}
 			tf.stdout, tf.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			tf.stderrIsTerminal = isTerminal(os.Stderr)
+			f, ok := tf.stderr.(*os.File)
+			tf.stderrIsTerminal = ok && isTerminal(f)
 			return runTimed(cmd.Context(), tf)
 		}
 		if err := cmd.Flags().Parse(args); err != nil {
