@@ -82,7 +82,7 @@ func main() {
 
 func iperf3Version() string {
 	out, _ := exec.Command("iperf3", "--version").Output()
-	return strings.TrimPrefix(strings.Fields(string(out)+" ? ?")[1], "")
+	return strings.TrimPrefix(strings.Fields(string(out) + " ? ?")[1], "")
 }
 
 func compare(ctx context.Context, m mode, rounds int, lvs string) {
