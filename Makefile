@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/lvsperf
 DEMO_OUT ?= demo-out
 
-.PHONY: build test vet fmt-check bench bench-netpipe bench-director bench-http demo regress experiments clean
+.PHONY: build test vet fmt-check bench bench-netpipe bench-director bench-http bench-stream demo regress experiments clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/lvsperf
@@ -20,8 +20,8 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# Side-by-side benchmarks against the real peers (NPtcp, HAProxy, nginx+wrk+hey).
-bench: bench-netpipe bench-director bench-http
+# Side-by-side benchmarks against the real peers (NPtcp, HAProxy, nginx+wrk+hey, iperf3).
+bench: bench-netpipe bench-director bench-http bench-stream
 
 bench-netpipe:
 	$(GO) run ./bench/netpipe -mode pingpong,bidir,pairs -rounds 3
@@ -31,6 +31,9 @@ bench-director: build
 
 bench-http:
 	$(GO) run ./bench/http
+
+bench-stream: build
+	$(GO) run ./bench/stream -lvsperf $(BIN)
 
 # The main job on the embedded default: both ends in one process on loopback,
 # direct and through the embedded director; results, plots and tables in

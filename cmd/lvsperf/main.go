@@ -73,7 +73,7 @@ func serverOf(cmd *cobra.Command) string {
 	path := strings.TrimPrefix(cmd.CommandPath(), "lvsperf ")
 	switch {
 	case path == "netpipe" || path == "stream":
-		return "`lvsperf netpipe --serve` (or NPtcp)"
+		return "`lvsperf netpipe --serve` (or NPtcp); for a timed stream (-t, -c): `lvsperf serve stream` (or iperf3 -s)"
 	case path == "ptester":
 		return "`lvsperf serve http` (or a web server)"
 	case strings.HasPrefix(path, "probe "):

@@ -96,7 +96,7 @@ func newNetpipeCmd() *cobra.Command {
 }
 
 func newStreamCmd() *cobra.Command {
-	return newPingStreamCmd("stream", "NetPIPE stream mode: messages of doubling size one way, a small acknowledgement back", streamer.DialProbe)
+	return withTimedMode(newPingStreamCmd("stream", "NetPIPE stream mode: messages of doubling size one way, a small acknowledgement back", streamer.DialProbe))
 }
 
 func newPingStreamCmd(probe, short string, dial func(context.Context, netpipe.Options) (runner.Probe, error)) *cobra.Command {

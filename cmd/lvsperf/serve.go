@@ -10,7 +10,7 @@ import (
 func newServeCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "serve",
-		Short: "Run a realserver-side server (http, rsh, lpd, nfs, ftp, netpipe) until interrupted",
+		Short: "Run a realserver-side server (http, rsh, lpd, nfs, ftp, netpipe, stream) until interrupted",
 	}
 	c.AddCommand(
 		// serve subcommands: one line each
@@ -20,6 +20,7 @@ func newServeCmd() *cobra.Command {
 		newServeRshCmd(),
 		newServeLpdCmd(),
 		newServeNetpipeCmd(),
+		newServeStreamCmd(),
 	)
 	return c
 }
