@@ -160,8 +160,7 @@ func (sm *sampler) tick() {
 	}
 }
 
-// run ticks every period until ctx ends, then closes the last, partial
-// interval when it lasted at least a tenth of a period.
+// run ticks every period until ctx ends; close ends the last interval.
 func (sm *sampler) run(ctx context.Context) {
 	if sm.period <= 0 {
 		<-ctx.Done()
@@ -174,12 +173,62 @@ func (sm *sampler) run(ctx context.Context) {
 		case <-t.C:
 			sm.tick()
 		case <-ctx.Done():
-			if len(sm.last) > 0 && time.Since(sm.last[0].at) >= sm.period/10 {
-				sm.tick()
-			}
 			return
 		}
 	}
+}
+
+// close ends the last, partial interval once the streams have stopped
+// moving: a row of its own when it lasted at least a tenth of a period,
+// otherwise folded into the last row. The rows then add up to finals.
+func (sm *sampler) close() {
+	if sm.period <= 0 || len(sm.last) == 0 {
+		return
+	}
+	if time.Since(sm.last[0].at) >= sm.period/10 || len(sm.rows) == 0 {
+		sm.tick()
+	} else {
+		sm.fold()
+	}
+}
+
+// fold adds the time since the last row to the rows of the last
+// interval, so a sliver at the end (shorter than a tenth of a period) is
+// not a row of its own, and the rows still add up to the totals.
+func (sm *sampler) fold() {
+	n := len(sm.sd.streams)
+	group := n
+	if n > 1 {
+		group = n + 1
+	}
+	prev := sm.rows[len(sm.rows)-group:]
+	for i, s := range sm.sd.streams {
+		sn := sm.sd.snap(s)
+		add := interval(s.id, sm.t0, sm.last[i], sn)
+		sm.last[i] = sn
+		p := &prev[i]
+		p.End = add.End
+		p.Bytes += add.Bytes
+		p.Packets += add.Packets
+		if p.Lost >= 0 && add.Lost >= 0 {
+			p.Lost, p.OutOfOrder, p.Jitter = p.Lost+add.Lost, p.OutOfOrder+add.OutOfOrder, add.Jitter
+		}
+		if p.Retransmits >= 0 && add.Retransmits >= 0 {
+			p.Retransmits, p.Cwnd = p.Retransmits+add.Retransmits, add.Cwnd
+		}
+	}
+	if n > 1 {
+		prev[n] = sumIntervals(prev[:n])
+	}
+}
+
+// finals are the snapshots the last row ended on, or nil when the sampler
+// keeps no rows; a test's totals taken from them agree with its rows.
+func (sm *sampler) finals() []snapshot {
+	if sm.period <= 0 {
+		return nil
+	}
+	return append([]snapshot(nil), sm.last...)
 }
 
 // pacingQuantum is the shortest sleep of a paced sender, iperf3's

@@ -443,6 +443,9 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 	readNext()
 	cpu0 := cpuNow()
 	start := time.Now()
+	// The first row starts from the counts before counting begins (zero),
+	// not from whatever the streams took in before the sampler looked.
+	sm := newSampler(sd, start, o.Interval, o.OnInterval)
 	sd.counting.Store(true)
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
@@ -460,7 +463,6 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 			g.Go(func() error { defer recv.Done(); return wrapStream(s.id, sd.recvTCP(s)) })
 		}
 	}
-	sm := newSampler(sd, start, o.Interval, o.OnInterval)
 	smDone := make(chan struct{})
 	go func() { sm.run(runCtx); close(smDone) }()
 	timer := time.NewTimer(o.Duration)
@@ -472,17 +474,25 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 	case m := <-states:
 		early = &m
 	}
+	// Counting stops, and the senders finish, before the sampler closes
+	// its last interval and the totals are taken from the same snapshots,
+	// so the rows add up to the totals (a read that landed between the last
+	// row and the stop once went into the totals only: 128 KiB off).
+	sd.counting.Store(false)
 	stopRun()
 	<-smDone
 	elapsed := time.Since(start)
-	sd.counting.Store(false)
 	var senders error
 	if sd.sender {
 		senders = g.Wait()
 	}
-	finals := make([]snapshot, len(sd.streams))
-	for i, s := range sd.streams {
-		finals[i] = sd.snap(s)
+	sm.close()
+	finals := sm.finals()
+	if finals == nil {
+		finals = make([]snapshot, len(sd.streams))
+		for i, s := range sd.streams {
+			finals[i] = sd.snap(s)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		_ = writeState(c.ctrl, stateClientTerminate)
