@@ -251,6 +251,15 @@ func compared(ref, c Curve) []string {
 	}
 	s := fmt.Sprintf("%s %s %s %s (95%% CI %s)", head, verb, fmtDur(time.Duration(math.Abs(k*d))), unit,
 		span(k*lo, k*hi, durString))
+	if lo <= 0 && hi >= 0 {
+		// An interval across zero is no finding of "adds" or "saves".
+		sign := "+"
+		if d < 0 {
+			sign = "−"
+		}
+		s = fmt.Sprintf("%s adds no measurable time %s (%s%s, 95%% CI %s)", head, unit, sign,
+			fmtDur(time.Duration(math.Abs(k*d))), span(k*lo, k*hi, durString))
+	}
 	if bounded(ref.Fit.MaxRate) && bounded(c.Fit.MaxRate) {
 		r, rlo, rhi := ratioCI(ref.Fit, c.Fit)
 		s += fmt.Sprintf(" and keeps %s of direct's max_rate (95%% CI %s)", pct(r), span(rlo, rhi, pctString))

@@ -189,3 +189,20 @@ func TestDoubtUsesShortNames(t *testing.T) {
 		t.Errorf("%q", lines)
 	}
 }
+
+// A difference whose interval spans zero is neither "adds" nor "saves":
+// the demo printed "nfs write: … saves 69.3 µs per copy (95% CI −256 to
+// 117 µs)".
+func TestDifferenceWithinNoise(t *testing.T) {
+	r := &results.Run{Probe: "nfs", Path: "direct", Series: []results.Series{
+		{Series: timing.Series{Label: "direct", Fit: fit(300, 200, 400, 9e9, 8e9, 10e9)}, Path: "direct"},
+		{Series: timing.Series{Label: "director/proxy/rr", Fit: fit(280, 150, 410, 9e9, 8e9, 10e9)}, Path: "director/proxy/rr"},
+	}}
+	lines := headline.Runs(r)
+	if len(lines) == 0 {
+		t.Fatal("no headline")
+	}
+	if strings.Contains(lines[0], "saves") || !strings.Contains(lines[0], "adds no measurable time") || !strings.Contains(lines[0], "(−") {
+		t.Errorf("headline %q: want \"adds no measurable time … (−…\" for an interval across zero", lines[0])
+	}
+}

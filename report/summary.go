@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,7 +96,7 @@ func environment(inputs []Input) Table {
 	}
 	cont += fmt.Sprintf(" (1-minute load %.2f–%.2f, steal up to %.1f%%)", max(loLoad, 0), hiLoad, hiSteal)
 	if len(notes) > 0 {
-		cont += ": " + strings.Join(notes, "; ")
+		cont += ": " + summariseNotes(notes)
 	}
 	t.Rows = [][]string{
 		{"host", strings.Join(hosts, "; ")},
@@ -115,4 +117,41 @@ func addDistinct(list []string, v string) []string {
 		}
 	}
 	return append(list, v)
+}
+
+// summariseNotes folds the runs' contention notes, which mostly differ
+// only in the share other processes took ("other processes used 37% of
+// the CPUs (limit 25%); compare only runs taken side by side"), into one
+// sentence with the range of shares; other notes are kept as they are.
+func summariseNotes(notes []string) string {
+	re := regexp.MustCompile(`other processes used (\d+)% of the CPUs \(limit (\d+)%\)`)
+	lo, hi := -1, -1
+	var limits, rest []string
+	for _, n := range notes {
+		m := re.FindStringSubmatch(n)
+		if m == nil {
+			rest = addDistinct(rest, n)
+			continue
+		}
+		v, _ := strconv.Atoi(m[1])
+		if lo < 0 || v < lo {
+			lo = v
+		}
+		hi = max(hi, v)
+		limits = addDistinct(limits, m[2]+"%")
+		tail := strings.TrimSpace(strings.TrimPrefix(strings.Replace(n, m[0], "", 1), "contended:"))
+		tail = strings.TrimSpace(strings.TrimPrefix(tail, ";"))
+		if tail != "" {
+			rest = addDistinct(rest, tail)
+		}
+	}
+	var out []string
+	if lo >= 0 {
+		share := fmt.Sprintf("%d%%", lo)
+		if hi != lo {
+			share = fmt.Sprintf("%d–%d%%", lo, hi)
+		}
+		out = append(out, fmt.Sprintf("other processes used %s of the CPUs (limit %s)", share, strings.Join(limits, ", ")))
+	}
+	return strings.Join(append(out, rest...), "; ")
 }
