@@ -156,12 +156,14 @@ func (s *Server) handle(c net.Conn) {
 	t := s.active
 	switch {
 	case t != nil && bytes.Equal(t.cookie, cookie) && t.open.Load():
-		s.mu.Unlock()
+		// Under the lock: the test closes its channel only once it is no
+		// longer active.
 		select {
 		case t.streams <- c:
 		default:
 			c.Close()
 		}
+		s.mu.Unlock()
 		return
 	case t != nil:
 		s.mu.Unlock()
@@ -192,8 +194,10 @@ func (s *Server) serve(c net.Conn, t *serverTest) {
 	}
 	err := s.run(c, t)
 	t.release()
+	s.mu.Lock()
 	t.open.Store(false)
 	close(t.streams)
+	s.mu.Unlock()
 	for sc := range t.streams {
 		sc.Close()
 	}
@@ -356,10 +360,8 @@ func (s *Server) measure(ctrl net.Conn, t *serverTest, sd *side, p params, udp *
 	var g errgroup.Group
 	switch {
 	case sd.sender && sd.udp:
-		bc := newBatchConn(udp)
 		for _, st := range sd.streams {
-			to := net.UDPAddrFromAddrPort(st.peer)
-			g.Go(func() error { return wrapStream(st.id, sd.sendUDP(runCtx, st, bc, to)) })
+			g.Go(func() error { return wrapStream(st.id, sd.sendUDP(runCtx, st)) })
 		}
 	case sd.sender:
 		for _, st := range sd.streams {

@@ -453,7 +453,7 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 		uc, _ := s.conn.(*net.UDPConn)
 		switch {
 		case sd.sender && sd.udp:
-			g.Go(func() error { return wrapStream(s.id, sd.sendUDP(runCtx, s, newBatchConn(uc), nil)) })
+			g.Go(func() error { return wrapStream(s.id, sd.sendUDP(runCtx, s)) })
 		case sd.sender:
 			g.Go(func() error { return wrapStream(s.id, sd.send(runCtx, s)) })
 		case sd.udp:

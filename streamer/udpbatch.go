@@ -12,15 +12,14 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// batchConn moves many UDP datagrams per system call (recvmmsg and
-// sendmmsg where the system has them): at 1 Gbit/s of 1460-byte datagrams
-// a call per datagram costs more CPU than the datagrams themselves.
+// batchConn reads many UDP datagrams per system call (recvmmsg where the
+// system has it), so a receiver keeps up with 1 Gbit/s of 1460-byte
+// datagrams on less CPU, and drains its socket buffer before it overflows.
 type batchConn interface {
 	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-// batchSize is the most datagrams one call moves.
+// batchSize is the most datagrams one call reads.
 const batchSize = 64
 
 func newBatchConn(c *net.UDPConn) batchConn {
@@ -30,21 +29,18 @@ func newBatchConn(c *net.UDPConn) batchConn {
 	return ipv4.NewPacketConn(c)
 }
 
-// sendUDP is send for datagrams: each wake-up sends, in one call, the
-// datagrams due by then (at most batchSize), with consecutive sequence
-// numbers and the send time in each header.
-func (sd *side) sendUDP(ctx context.Context, s *stream, bc batchConn, to net.Addr) error {
+// sendUDP is send for datagrams: paced like send, one system call per
+// datagram with the send time taken just before it, as iperf3 does. (A
+// sendmmsg batch would have to stamp all its datagrams with one time while
+// they leave microseconds apart, which the receiver would count as jitter.)
+func (sd *side) sendUDP(ctx context.Context, s *stream) error {
 	if s.conn != nil {
 		stop := context.AfterFunc(ctx, func() { _ = s.conn.SetWriteDeadline(time.Now()) })
 		defer stop()
 	}
-	msgs := make([]ipv4.Message, batchSize)
-	for i := range msgs {
-		b := make([]byte, sd.length)
-		for j := range b {
-			b[j] = byte(j*7 + 1)
-		}
-		msgs[i] = ipv4.Message{Buffers: [][]byte{b}, Addr: to}
+	buf := make([]byte, sd.length)
+	for j := range buf {
+		buf[j] = byte(j*7 + 1)
 	}
 	var p *pacer
 	if sd.rate > 0 {
@@ -52,40 +48,29 @@ func (sd *side) sendUDP(ctx context.Context, s *stream, bc batchConn, to net.Add
 	}
 	var seq uint64
 	for ctx.Err() == nil {
-		k := batchSize
 		if p != nil {
-			now := time.Now()
-			if w := p.wait(now, sd.length); w > 0 {
+			if w := p.wait(time.Now(), sd.length); w > 0 {
 				time.Sleep(max(w, pacingQuantum))
 				continue
 			}
-			due := (now.Sub(p.start).Seconds()*p.rate - p.sent) / float64(sd.length)
-			k = min(batchSize, max(1, int(due)))
 		}
-		now := time.Now()
-		for i := range k {
-			putUDPHeader(msgs[i].Buffers[0], now, seq+uint64(i)+1, sd.wide)
-		}
-		n, err := bc.WriteBatch(msgs[:k], 0)
-		for i := range max(n, 0) {
-			if p != nil {
-				p.add(msgs[i].N)
-			}
-			s.bytes.Add(int64(msgs[i].N))
-		}
-		if n > 0 {
-			seq += uint64(n)
-			s.packets.Add(int64(n))
-		}
+		putUDPHeader(buf, time.Now(), seq+1, sd.wide)
+		n, err := s.write(buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			if errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.EAGAIN) {
-				continue // the unsent numbers go out next time, as iperf3 does
+				continue // the number goes out next time, as iperf3 does
 			}
 			return err
 		}
+		seq++
+		if p != nil {
+			p.add(n)
+		}
+		s.bytes.Add(int64(n))
+		s.packets.Add(1)
 	}
 	return nil
 }
