@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lvsperf/lvsperf/results"
@@ -168,10 +169,14 @@ func (r *Report) Run(options map[string]string) *results.Run {
 			Trials: []time.Duration{d}, Min: d, Median: d, Max: d, Mean: d})
 	}
 	add := func(label string, id int, s StreamResult) {
+		info := streamInfo(r, s)
+		for k, v := range intervalInfo(r, id) {
+			info[k] = v
+		}
 		run.Series = append(run.Series, results.Series{
 			Series: timing.Series{Label: label, Points: byStream[id], FitError: "a timed stream has no size schedule to fit"},
 			Path:   "direct",
-			Info:   streamInfo(r, s),
+			Info:   info,
 		})
 	}
 	if len(r.Streams) > 1 {
@@ -216,6 +221,38 @@ func streamInfo(r *Report, s StreamResult) map[string]string {
 		if r.Congestion != "" {
 			m["congestion"] = r.Congestion
 		}
+	}
+	return m
+}
+
+// intervalInfo lists, point by point, what a point cannot hold: each
+// interval's retransmits and window (TCP) or loss, reordering and jitter
+// (UDP), comma-separated, "-" where unknown.
+func intervalInfo(r *Report, id int) map[string]string {
+	cols := map[string][]string{}
+	keys := []string{"interval_retransmits", "interval_cwnd_bytes"}
+	if r.UDP {
+		keys = []string{"interval_packets", "interval_lost", "interval_out_of_order", "interval_jitter_ms"}
+	}
+	for _, iv := range r.Intervals {
+		if iv.Stream != id {
+			continue
+		}
+		jit := "-"
+		if iv.Jitter >= 0 {
+			jit = strconv.FormatFloat(iv.Jitter.Seconds()*1e3, 'f', 4, 64)
+		}
+		vals := []string{count(iv.Retransmits), count(int64(iv.Cwnd))}
+		if r.UDP {
+			vals = []string{count(iv.Packets), count(iv.Lost), count(iv.OutOfOrder), jit}
+		}
+		for i, k := range keys {
+			cols[k] = append(cols[k], vals[i])
+		}
+	}
+	m := map[string]string{}
+	for k, v := range cols {
+		m[k] = strings.Join(v, ",")
 	}
 	return m
 }

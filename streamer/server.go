@@ -156,12 +156,14 @@ func (s *Server) handle(c net.Conn) {
 	t := s.active
 	switch {
 	case t != nil && bytes.Equal(t.cookie, cookie) && t.open.Load():
-		s.mu.Unlock()
+		// Under the lock: the test closes its channel only once it is no
+		// longer active.
 		select {
 		case t.streams <- c:
 		default:
 			c.Close()
 		}
+		s.mu.Unlock()
 		return
 	case t != nil:
 		s.mu.Unlock()
@@ -192,8 +194,10 @@ func (s *Server) serve(c net.Conn, t *serverTest) {
 	}
 	err := s.run(c, t)
 	t.release()
+	s.mu.Lock()
 	t.open.Store(false)
 	close(t.streams)
+	s.mu.Unlock()
 	for sc := range t.streams {
 		sc.Close()
 	}
@@ -331,6 +335,7 @@ func (s *Server) acceptUDP(u *net.UDPConn, sd *side, n int, to time.Duration) er
 		if err != nil {
 			return fmt.Errorf("%d of %d UDP streams said hello within %v: %w", len(sd.streams), n, to, err)
 		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		if seen[from] || !isUDPHello(buf[:m]) {
 			continue
 		}
@@ -354,12 +359,20 @@ func (s *Server) measure(ctrl net.Conn, t *serverTest, sd *side, p params, udp *
 	defer stopRun()
 	var g errgroup.Group
 	switch {
+	case sd.sender && sd.udp:
+		for _, st := range sd.streams {
+			g.Go(func() error { return wrapStream(st.id, sd.sendUDP(runCtx, st)) })
+		}
 	case sd.sender:
 		for _, st := range sd.streams {
 			g.Go(func() error { return wrapStream(st.id, sd.send(runCtx, st)) })
 		}
 	case sd.udp:
-		g.Go(func() error { return sd.demuxUDP(udp) })
+		by := map[netip.AddrPort]*stream{}
+		for _, st := range sd.streams {
+			by[st.peer] = st
+		}
+		g.Go(func() error { return sd.recvUDPBatch(udp, func(a netip.AddrPort) *stream { return by[a] }) })
 	default:
 		for _, st := range sd.streams {
 			g.Go(func() error { return wrapStream(st.id, sd.recvTCP(st)) })
@@ -431,23 +444,4 @@ func (s *Server) measure(ctrl net.Conn, t *serverTest, sd *side, p params, udp *
 		return fmt.Errorf("expected IPERF_DONE from the client, got %s", stateName(st))
 	}
 	return nil
-}
-
-// demuxUDP reads the shared UDP socket and files each datagram under its
-// source's stream, until the socket's deadline is set.
-func (sd *side) demuxUDP(u *net.UDPConn) error {
-	by := map[netip.AddrPort]*stream{}
-	for _, st := range sd.streams {
-		by[st.peer] = st
-	}
-	buf := make([]byte, 65536)
-	for {
-		n, from, err := u.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			return endOfStream(err)
-		}
-		if st := by[from]; st != nil && n > udpHelloSize {
-			sd.addDatagram(st, buf[:n], time.Now())
-		}
-	}
 }

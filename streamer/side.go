@@ -235,8 +235,8 @@ func (sm *sampler) finals() []snapshot {
 // default --pacing-timer.
 const pacingQuantum = time.Millisecond
 
-// send writes blocks (TCP) or sequence-numbered datagrams (UDP) until ctx
-// ends, paced to the side's rate when it has one.
+// send writes TCP blocks until ctx ends, paced to the side's rate when it
+// has one (datagrams go by sendUDP).
 func (sd *side) send(ctx context.Context, s *stream) error {
 	if s.conn != nil {
 		stop := context.AfterFunc(ctx, func() { _ = s.conn.SetWriteDeadline(time.Now()) })
@@ -250,7 +250,6 @@ func (sd *side) send(ctx context.Context, s *stream) error {
 	if sd.rate > 0 {
 		p = &pacer{rate: sd.rate / 8, start: time.Now()}
 	}
-	var seq uint64
 	for ctx.Err() == nil {
 		if p != nil {
 			if w := p.wait(time.Now(), len(buf)); w > 0 {
@@ -260,10 +259,6 @@ func (sd *side) send(ctx context.Context, s *stream) error {
 				time.Sleep(max(w, pacingQuantum))
 				continue
 			}
-		}
-		if sd.udp {
-			seq++
-			putUDPHeader(buf, time.Now(), seq, sd.wide)
 		}
 		// Every byte the kernel took counts, the last partial write of a
 		// stopped stream too: the receiver may have counted it.
@@ -278,10 +273,6 @@ func (sd *side) send(ctx context.Context, s *stream) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
-			}
-			if sd.udp && (errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.EAGAIN)) {
-				seq-- // iperf3 resends the number too
-				continue
 			}
 			return err
 		}
@@ -300,18 +291,6 @@ func (sd *side) recvTCP(s *stream) error {
 		if err != nil {
 			return endOfStream(err)
 		}
-	}
-}
-
-// recvUDP reads the client's connected UDP socket until it is closed.
-func (sd *side) recvUDP(s *stream) error {
-	buf := make([]byte, 65536)
-	for {
-		n, err := s.conn.Read(buf)
-		if err != nil {
-			return endOfStream(err)
-		}
-		sd.addDatagram(s, buf[:n], time.Now())
 	}
 }
 

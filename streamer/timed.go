@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/netip"
 	"sync"
 	"syscall"
 	"time"
@@ -452,12 +453,18 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 	var g errgroup.Group
 	var recv sync.WaitGroup
 	for _, s := range sd.streams {
+		uc, _ := s.conn.(*net.UDPConn)
 		switch {
+		case sd.sender && sd.udp:
+			g.Go(func() error { return wrapStream(s.id, sd.sendUDP(runCtx, s)) })
 		case sd.sender:
 			g.Go(func() error { return wrapStream(s.id, sd.send(runCtx, s)) })
 		case sd.udp:
 			recv.Add(1)
-			g.Go(func() error { defer recv.Done(); return wrapStream(s.id, sd.recvUDP(s)) })
+			g.Go(func() error {
+				defer recv.Done()
+				return wrapStream(s.id, sd.recvUDPBatch(uc, func(netip.AddrPort) *stream { return s }))
+			})
 		default:
 			recv.Add(1)
 			g.Go(func() error { defer recv.Done(); return wrapStream(s.id, sd.recvTCP(s)) })

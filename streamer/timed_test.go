@@ -262,6 +262,9 @@ func TestReportRun(t *testing.T) {
 		t.Fatalf("run: probe %q, %d series (%v)", run.Probe, len(run.Series), run.Series)
 	}
 	for _, s := range run.Series {
+		if n := strings.Count(s.Info["interval_retransmits"], ",") + 1; n != len(s.Points) {
+			t.Errorf("series %q: %d interval retransmit counts for %d points", s.Label, n, len(s.Points))
+		}
 		if len(s.Points) < 2 || s.Info["received_bytes"] == "" || s.Info["retransmits"] == "" {
 			t.Errorf("series %q: %d points, info %v", s.Label, len(s.Points), s.Info)
 		}

@@ -223,7 +223,7 @@ func runTimed(ctx context.Context, f *timedFlags) error {
 			fmt.Fprintln(f.stdout, streamer.FormatInterval(iv, o.UDP))
 		}
 		if live && (iv.Stream == 0 || o.Streams == 1) {
-			fmt.Fprintf(f.stderr, "%6.1fs of %.0fs  %s", iv.End.Seconds(), o.Duration.Seconds(), iv.Rate())
+			fmt.Fprintf(f.stderr, "%6.1fs of %.1fs  %s", iv.End.Seconds(), o.Duration.Seconds(), iv.Rate())
 		}
 	}
 	rep, err := streamer.RunTimed(ctx, o)
