@@ -36,8 +36,12 @@ type stream struct {
 	bytes   atomic.Int64
 	packets atomic.Int64
 
-	mu  sync.Mutex
-	udp UDPStats
+	// mu guards live and udp. live is set while the test runs; bytes that
+	// arrive outside it are drained and not counted, as iperf3 counts only
+	// in TEST_RUNNING.
+	mu   sync.Mutex
+	live bool
+	udp  UDPStats
 }
 
 // snapshot is a stream's counters at one instant.
@@ -61,9 +65,6 @@ type side struct {
 	rate    float64 // bits/s per stream; 0 is unlimited
 	wide    bool    // 64-bit UDP sequence numbers
 	streams []*stream
-	// counting is set while the test runs; bytes that arrive outside it
-	// are drained and not counted, as iperf3 counts only in TEST_RUNNING.
-	counting atomic.Bool
 }
 
 func (sd *side) snap(s *stream) snapshot {
@@ -142,7 +143,11 @@ func newSampler(sd *side, t0 time.Time, period time.Duration, onRow func(Interva
 }
 
 // tick closes the current interval.
-func (sm *sampler) tick() {
+func (sm *sampler) tick() { sm.emit(sm.close()) }
+
+// close ends the current interval of every stream and returns its rows
+// (and their sum with more than one stream).
+func (sm *sampler) close() []Interval {
 	var rows []Interval
 	for i, s := range sm.sd.streams {
 		sn := sm.sd.snap(s)
@@ -152,6 +157,10 @@ func (sm *sampler) tick() {
 	if len(rows) > 1 {
 		rows = append(rows, sumIntervals(rows))
 	}
+	return rows
+}
+
+func (sm *sampler) emit(rows []Interval) {
 	sm.rows = append(sm.rows, rows...)
 	if sm.onRow != nil {
 		for _, r := range rows {
@@ -160,8 +169,7 @@ func (sm *sampler) tick() {
 	}
 }
 
-// run ticks every period until ctx ends, then closes the last, partial
-// interval when it lasted at least a tenth of a period.
+// run ticks every period until ctx ends.
 func (sm *sampler) run(ctx context.Context) {
 	if sm.period <= 0 {
 		<-ctx.Done()
@@ -174,10 +182,33 @@ func (sm *sampler) run(ctx context.Context) {
 		case <-t.C:
 			sm.tick()
 		case <-ctx.Done():
-			if len(sm.last) > 0 && time.Since(sm.last[0].at) >= sm.period/10 {
-				sm.tick()
-			}
 			return
+		}
+	}
+}
+
+// finish closes the last, partial interval once the streams have stopped
+// counting, so the rows add up to the totals. A tail shorter than a tenth
+// of a period is folded into the rows before it rather than shown alone.
+func (sm *sampler) finish() {
+	if sm.period <= 0 || len(sm.last) == 0 {
+		return
+	}
+	tail := sm.close()
+	n := len(tail)
+	if tail[0].End-tail[0].Start >= sm.period/10 || len(sm.rows) < n {
+		sm.emit(tail)
+		return
+	}
+	prev := sm.rows[len(sm.rows)-n:]
+	for i, t := range tail {
+		p := &prev[i]
+		p.End, p.Bytes, p.Packets = t.End, p.Bytes+t.Bytes, p.Packets+t.Packets
+		if p.Lost >= 0 && t.Lost >= 0 {
+			p.Lost, p.OutOfOrder, p.Jitter = p.Lost+t.Lost, p.OutOfOrder+t.OutOfOrder, t.Jitter
+		}
+		if p.Retransmits >= 0 && t.Retransmits >= 0 {
+			p.Retransmits, p.Cwnd = p.Retransmits+t.Retransmits, t.Cwnd
 		}
 	}
 }
@@ -236,8 +267,12 @@ func (sd *side) recvTCP(s *stream) error {
 	buf := make([]byte, max(sd.length, 128<<10))
 	for {
 		n, err := s.conn.Read(buf)
-		if n > 0 && sd.counting.Load() {
-			s.bytes.Add(int64(n))
+		if n > 0 {
+			s.mu.Lock()
+			if s.live {
+				s.bytes.Add(int64(n))
+			}
+			s.mu.Unlock()
 		}
 		if err != nil {
 			return endOfStream(err)
@@ -246,17 +281,27 @@ func (sd *side) recvTCP(s *stream) error {
 }
 
 func (sd *side) addDatagram(s *stream, b []byte, at time.Time) {
-	if !sd.counting.Load() {
-		return
-	}
 	sent, seq, ok := parseUDPHeader(b, sd.wide)
 	if !ok {
 		return
 	}
-	s.bytes.Add(int64(len(b)))
 	s.mu.Lock()
-	s.udp.Add(seq, len(b), sent, at)
+	if s.live {
+		s.bytes.Add(int64(len(b)))
+		s.udp.Add(seq, len(b), sent, at)
+	}
 	s.mu.Unlock()
+}
+
+// count starts (or stops) counting what the streams receive. Once it has
+// returned false, no receiver adds another byte: a read in flight is
+// either counted before it or not at all.
+func (sd *side) count(on bool) {
+	for _, s := range sd.streams {
+		s.mu.Lock()
+		s.live = on
+		s.mu.Unlock()
+	}
 }
 
 // endOfStream turns the ways a stream's socket ends at the close of a test

@@ -444,7 +444,7 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 	readNext()
 	cpu0 := cpuNow()
 	start := time.Now()
-	sd.counting.Store(true)
+	sd.count(true)
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	var g errgroup.Group
@@ -460,7 +460,7 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 			recv.Add(1)
 			g.Go(func() error {
 				defer recv.Done()
-				return wrapStream(s.id, sd.recvUDPBatch(uc, func(netip.AddrPort) *stream { return s }))
+				return wrapStream(s.id, sd.recvUDP(uc, func(netip.AddrPort) *stream { return s }))
 			})
 		default:
 			recv.Add(1)
@@ -468,8 +468,10 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 		}
 	}
 	sm := newSampler(sd, start, o.Interval, o.OnInterval)
+	smCtx, stopSampler := context.WithCancel(ctx)
+	defer stopSampler()
 	smDone := make(chan struct{})
-	go func() { sm.run(runCtx); close(smDone) }()
+	go func() { sm.run(smCtx); close(smDone) }()
 	timer := time.NewTimer(o.Duration)
 	defer timer.Stop()
 	var early *stateMsg
@@ -479,14 +481,16 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 	case m := <-states:
 		early = &m
 	}
+	sd.count(false)
 	stopRun()
-	<-smDone
 	elapsed := time.Since(start)
-	sd.counting.Store(false)
 	var senders error
 	if sd.sender {
 		senders = g.Wait()
 	}
+	stopSampler()
+	<-smDone
+	sm.finish()
 	finals := make([]snapshot, len(sd.streams))
 	for i, s := range sd.streams {
 		finals[i] = sd.snap(s)
