@@ -354,7 +354,7 @@ func (s *Server) measure(ctrl net.Conn, t *serverTest, sd *side, p params, udp *
 	to := s.opts.Timeout
 	cpu0 := cpuNow()
 	start := time.Now()
-	sd.counting.Store(true)
+	sd.count(true)
 	runCtx, stopRun := context.WithCancel(s.ctx)
 	defer stopRun()
 	var g errgroup.Group
@@ -372,7 +372,7 @@ func (s *Server) measure(ctrl net.Conn, t *serverTest, sd *side, p params, udp *
 		for _, st := range sd.streams {
 			by[st.peer] = st
 		}
-		g.Go(func() error { return sd.recvUDPBatch(udp, func(a netip.AddrPort) *stream { return by[a] }) })
+		g.Go(func() error { return sd.recvUDP(udp, func(a netip.AddrPort) *stream { return by[a] }) })
 	default:
 		for _, st := range sd.streams {
 			g.Go(func() error { return wrapStream(st.id, sd.recvTCP(st)) })
@@ -387,7 +387,7 @@ func (s *Server) measure(ctrl net.Conn, t *serverTest, sd *side, p params, udp *
 	}
 	st, err := readState(ctrl)
 	elapsed := time.Since(start)
-	sd.counting.Store(false)
+	sd.count(false)
 	stopRun()
 	var gerr error
 	if sd.sender {

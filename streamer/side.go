@@ -36,8 +36,12 @@ type stream struct {
 	bytes   atomic.Int64
 	packets atomic.Int64
 
-	mu  sync.Mutex
-	udp UDPStats
+	// mu guards live and udp. live is set while the test runs; bytes that
+	// arrive outside it are drained and not counted, as iperf3 counts only
+	// in TEST_RUNNING.
+	mu   sync.Mutex
+	live bool
+	udp  UDPStats
 }
 
 // snapshot is a stream's counters at one instant.
@@ -61,9 +65,6 @@ type side struct {
 	rate    float64 // bits/s per stream; 0 is unlimited
 	wide    bool    // 64-bit UDP sequence numbers
 	streams []*stream
-	// counting is set while the test runs; bytes that arrive outside it
-	// are drained and not counted, as iperf3 counts only in TEST_RUNNING.
-	counting atomic.Bool
 }
 
 func (sd *side) snap(s *stream) snapshot {
@@ -142,7 +143,11 @@ func newSampler(sd *side, t0 time.Time, period time.Duration, onRow func(Interva
 }
 
 // tick closes the current interval.
-func (sm *sampler) tick() {
+func (sm *sampler) tick() { sm.emit(sm.close()) }
+
+// close ends the current interval of every stream and returns its rows
+// (and their sum with more than one stream).
+func (sm *sampler) close() []Interval {
 	var rows []Interval
 	for i, s := range sm.sd.streams {
 		sn := sm.sd.snap(s)
@@ -152,6 +157,10 @@ func (sm *sampler) tick() {
 	if len(rows) > 1 {
 		rows = append(rows, sumIntervals(rows))
 	}
+	return rows
+}
+
+func (sm *sampler) emit(rows []Interval) {
 	sm.rows = append(sm.rows, rows...)
 	if sm.onRow != nil {
 		for _, r := range rows {
@@ -160,7 +169,7 @@ func (sm *sampler) tick() {
 	}
 }
 
-// run ticks every period until ctx ends; close ends the last interval.
+// run ticks every period until ctx ends.
 func (sm *sampler) run(ctx context.Context) {
 	if sm.period <= 0 {
 		<-ctx.Done()
@@ -178,57 +187,30 @@ func (sm *sampler) run(ctx context.Context) {
 	}
 }
 
-// close ends the last, partial interval once the streams have stopped
-// moving: a row of its own when it lasted at least a tenth of a period,
-// otherwise folded into the last row. The rows then add up to finals.
-func (sm *sampler) close() {
+// finish closes the last, partial interval once the streams have stopped
+// counting, so the rows add up to the totals. A tail shorter than a tenth
+// of a period is folded into the rows before it rather than shown alone.
+func (sm *sampler) finish() {
 	if sm.period <= 0 || len(sm.last) == 0 {
 		return
 	}
-	if time.Since(sm.last[0].at) >= sm.period/10 || len(sm.rows) == 0 {
-		sm.tick()
-	} else {
-		sm.fold()
+	tail := sm.close()
+	n := len(tail)
+	if tail[0].End-tail[0].Start >= sm.period/10 || len(sm.rows) < n {
+		sm.emit(tail)
+		return
 	}
-}
-
-// fold adds the time since the last row to the rows of the last
-// interval, so a sliver at the end (shorter than a tenth of a period) is
-// not a row of its own, and the rows still add up to the totals.
-func (sm *sampler) fold() {
-	n := len(sm.sd.streams)
-	group := n
-	if n > 1 {
-		group = n + 1
-	}
-	prev := sm.rows[len(sm.rows)-group:]
-	for i, s := range sm.sd.streams {
-		sn := sm.sd.snap(s)
-		add := interval(s.id, sm.t0, sm.last[i], sn)
-		sm.last[i] = sn
+	prev := sm.rows[len(sm.rows)-n:]
+	for i, t := range tail {
 		p := &prev[i]
-		p.End = add.End
-		p.Bytes += add.Bytes
-		p.Packets += add.Packets
-		if p.Lost >= 0 && add.Lost >= 0 {
-			p.Lost, p.OutOfOrder, p.Jitter = p.Lost+add.Lost, p.OutOfOrder+add.OutOfOrder, add.Jitter
+		p.End, p.Bytes, p.Packets = t.End, p.Bytes+t.Bytes, p.Packets+t.Packets
+		if p.Lost >= 0 && t.Lost >= 0 {
+			p.Lost, p.OutOfOrder, p.Jitter = p.Lost+t.Lost, p.OutOfOrder+t.OutOfOrder, t.Jitter
 		}
-		if p.Retransmits >= 0 && add.Retransmits >= 0 {
-			p.Retransmits, p.Cwnd = p.Retransmits+add.Retransmits, add.Cwnd
+		if p.Retransmits >= 0 && t.Retransmits >= 0 {
+			p.Retransmits, p.Cwnd = p.Retransmits+t.Retransmits, t.Cwnd
 		}
 	}
-	if n > 1 {
-		prev[n] = sumIntervals(prev[:n])
-	}
-}
-
-// finals are the snapshots the last row ended on, or nil when the sampler
-// keeps no rows; a test's totals taken from them agree with its rows.
-func (sm *sampler) finals() []snapshot {
-	if sm.period <= 0 {
-		return nil
-	}
-	return append([]snapshot(nil), sm.last...)
 }
 
 // pacingQuantum is the shortest sleep of a paced sender, iperf3's
@@ -285,8 +267,12 @@ func (sd *side) recvTCP(s *stream) error {
 	buf := make([]byte, max(sd.length, 128<<10))
 	for {
 		n, err := s.conn.Read(buf)
-		if n > 0 && sd.counting.Load() {
-			s.bytes.Add(int64(n))
+		if n > 0 {
+			s.mu.Lock()
+			if s.live {
+				s.bytes.Add(int64(n))
+			}
+			s.mu.Unlock()
 		}
 		if err != nil {
 			return endOfStream(err)
@@ -295,17 +281,27 @@ func (sd *side) recvTCP(s *stream) error {
 }
 
 func (sd *side) addDatagram(s *stream, b []byte, at time.Time) {
-	if !sd.counting.Load() {
-		return
-	}
 	sent, seq, ok := parseUDPHeader(b, sd.wide)
 	if !ok {
 		return
 	}
-	s.bytes.Add(int64(len(b)))
 	s.mu.Lock()
-	s.udp.Add(seq, len(b), sent, at)
+	if s.live {
+		s.bytes.Add(int64(len(b)))
+		s.udp.Add(seq, len(b), sent, at)
+	}
 	s.mu.Unlock()
+}
+
+// count starts (or stops) counting what the streams receive. Once it has
+// returned false, no receiver adds another byte: a read in flight is
+// either counted before it or not at all.
+func (sd *side) count(on bool) {
+	for _, s := range sd.streams {
+		s.mu.Lock()
+		s.live = on
+		s.mu.Unlock()
+	}
 }
 
 // endOfStream turns the ways a stream's socket ends at the close of a test

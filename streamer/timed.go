@@ -444,10 +444,10 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 	readNext()
 	cpu0 := cpuNow()
 	start := time.Now()
-	// The first row starts from the counts before counting begins (zero),
-	// not from whatever the streams took in before the sampler looked.
+	// The sampler's baseline is taken before counting begins (all zero),
+	// so bytes the receivers take in before it looks still fall in a row.
 	sm := newSampler(sd, start, o.Interval, o.OnInterval)
-	sd.counting.Store(true)
+	sd.count(true)
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	var g errgroup.Group
@@ -463,15 +463,17 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 			recv.Add(1)
 			g.Go(func() error {
 				defer recv.Done()
-				return wrapStream(s.id, sd.recvUDPBatch(uc, func(netip.AddrPort) *stream { return s }))
+				return wrapStream(s.id, sd.recvUDP(uc, func(netip.AddrPort) *stream { return s }))
 			})
 		default:
 			recv.Add(1)
 			g.Go(func() error { defer recv.Done(); return wrapStream(s.id, sd.recvTCP(s)) })
 		}
 	}
+	smCtx, stopSampler := context.WithCancel(ctx)
+	defer stopSampler()
 	smDone := make(chan struct{})
-	go func() { sm.run(runCtx); close(smDone) }()
+	go func() { sm.run(smCtx); close(smDone) }()
 	timer := time.NewTimer(o.Duration)
 	defer timer.Stop()
 	var early *stateMsg
@@ -481,25 +483,19 @@ func (c *client) measure(ctx context.Context) (*Report, error) {
 	case m := <-states:
 		early = &m
 	}
-	// Counting stops, and the senders finish, before the sampler closes
-	// its last interval and the totals are taken from the same snapshots,
-	// so the rows add up to the totals (a read that landed between the last
-	// row and the stop once went into the totals only: 128 KiB off).
-	sd.counting.Store(false)
+	sd.count(false)
 	stopRun()
-	<-smDone
 	elapsed := time.Since(start)
 	var senders error
 	if sd.sender {
 		senders = g.Wait()
 	}
-	sm.close()
-	finals := sm.finals()
-	if finals == nil {
-		finals = make([]snapshot, len(sd.streams))
-		for i, s := range sd.streams {
-			finals[i] = sd.snap(s)
-		}
+	stopSampler()
+	<-smDone
+	sm.finish()
+	finals := make([]snapshot, len(sd.streams))
+	for i, s := range sd.streams {
+		finals[i] = sd.snap(s)
 	}
 	if err := ctx.Err(); err != nil {
 		_ = writeState(c.ctrl, stateClientTerminate)
