@@ -78,21 +78,70 @@ func ModeOf(label, path string, paths []string) string {
 	return ""
 }
 
-// Runs returns the headlines of runs; see Curves.
-func Runs(runs ...*results.Run) []string { return Curves(FromRuns(runs)) }
+// Runs returns the headlines of runs; see Curves. A timed stream's run
+// (its points are intervals, not sizes) gets its own line; see Timed.
+func Runs(runs ...*results.Run) []string { return NamedRuns(nil, runs) }
 
 // NamedRuns returns the headlines of runs, runs[i] named names[i]: where
 // runs of different names measured the same probe and mode over the same
 // path (the netpipe run and the latency table's netpipe rows), each line
 // of that probe and mode says which.
 func NamedRuns(names []string, runs []*results.Run) []string {
-	cs := FromRuns(runs)
-	for i := range cs {
-		if cs[i].Run < len(names) {
-			cs[i].Source = names[cs[i].Run]
+	var sized []*results.Run
+	var sizedNames, timed []string
+	for i, r := range runs {
+		if isTimed(r) {
+			timed = append(timed, Timed(r)...)
+			continue
+		}
+		sized = append(sized, r)
+		if i < len(names) {
+			sizedNames = append(sizedNames, names[i])
 		}
 	}
-	return Curves(cs)
+	cs := FromRuns(sized)
+	for i := range cs {
+		if cs[i].Run < len(sizedNames) {
+			cs[i].Source = sizedNames[cs[i].Run]
+		}
+	}
+	return append(Curves(cs), timed...)
+}
+
+// isTimed reports whether every series of r holds a timed run's intervals.
+func isTimed(r *results.Run) bool {
+	for _, s := range r.Series {
+		if s.Info["points"] != results.IntervalPoints {
+			return false
+		}
+	}
+	return len(r.Series) > 0
+}
+
+// Timed is the headline of a timed stream's run (lvsperf stream -t, or
+// against iperf3), from its first series (the sum with several streams):
+// the rate received, and the retransmits (TCP) or loss and jitter (UDP).
+func Timed(r *results.Run) []string {
+	if len(r.Series) == 0 {
+		return nil
+	}
+	in := r.Series[0].Info
+	num := func(k string) float64 { v, _ := strconv.ParseFloat(in[k], 64); return v }
+	streams := len(r.Series)
+	if streams > 1 {
+		streams--
+	}
+	line := fmt.Sprintf("%s %s %s, %d stream(s), %s: %v received (%v sent)", r.Probe, orDash(r.Path), strings.ToUpper(orDash(in["protocol"])),
+		streams, orDash(in["direction"]), timing.BitsPerSecond(num("receiver_bps")), timing.BitsPerSecond(num("sender_bps")))
+	var more []string
+	if in["protocol"] == "udp" {
+		if exp := num("expected_packets"); exp > 0 {
+			more = append(more, fmt.Sprintf("lost %s of %s datagrams (%.2f%%), jitter %s ms", in["lost"], in["expected_packets"], 100*num("lost")/exp, in["jitter_ms"]))
+		}
+	} else if in["retransmits"] != "" && in["retransmits"] != "-" {
+		more = append(more, "retransmits "+in["retransmits"])
+	}
+	return withMore(line, more)
 }
 
 // Curves returns one line per curve that is not compared with another,

@@ -206,3 +206,31 @@ func TestDifferenceWithinNoise(t *testing.T) {
 		t.Errorf("headline %q: want \"adds no measurable time … (−…\" for an interval across zero", lines[0])
 	}
 }
+
+// A timed stream's run is one line of what was received, not "no fit" per
+// stream: its points are intervals.
+func TestTimedStreamRun(t *testing.T) {
+	info := func(m map[string]string) map[string]string {
+		m["points"] = results.IntervalPoints
+		return m
+	}
+	tcp := &results.Run{Probe: "stream-timed", Path: "direct", Series: []results.Series{
+		{Series: timing.Series{Label: "stream sum"}, Info: info(map[string]string{"protocol": "tcp", "direction": "client-to-server", "receiver_bps": "28070000000", "sender_bps": "28110000000", "retransmits": "4"})},
+		{Series: timing.Series{Label: "stream 1"}, Info: info(map[string]string{"protocol": "tcp"})},
+		{Series: timing.Series{Label: "stream 3"}, Info: info(map[string]string{"protocol": "tcp"})},
+	}}
+	udp := &results.Run{Probe: "stream-timed", Path: "direct", Series: []results.Series{
+		{Series: timing.Series{Label: "stream 1"}, Info: info(map[string]string{"protocol": "udp", "direction": "server-to-client", "receiver_bps": "990000000", "sender_bps": "1000000000", "lost": "25", "expected_packets": "10000", "jitter_ms": "0.0040"})},
+	}}
+	lines := headline.Runs(netpipeRun(), tcp, udp)
+	joined := strings.Join(lines, "\n")
+	if strings.Contains(joined, "no fit") {
+		t.Errorf("timed runs' headline says no fit:\n%s", joined)
+	}
+	for _, want := range []string{"stream-timed direct TCP, 2 stream(s), client-to-server: 28.07 Gbit/s received (28.11 Gbit/s sent)", "retransmits 4",
+		"stream-timed direct UDP, 1 stream(s), server-to-client", "lost 25 of 10000 datagrams (0.25%), jitter 0.0040 ms", "adds 50.0 µs per round trip"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("headline lacks %q:\n%s", want, joined)
+		}
+	}
+}

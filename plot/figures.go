@@ -29,10 +29,56 @@ const (
 	Throughput Figure = "throughput"
 	// Time is transfer time against message size, log-log, with the fit.
 	Time Figure = "time"
+	// Intervals is a timed stream's throughput in each interval against the
+	// time since the start (linear time, log rate); its points are
+	// intervals, not message sizes, so the other figures do not apply.
+	Intervals Figure = "intervals"
 )
 
-// Figures lists every figure in the order WriteAll writes them.
+// Figures lists every figure of a size sweep in the order WriteAll writes
+// them.
 func Figures() []Figure { return []Figure{Signature, Throughput, Time} }
+
+// FiguresFor lists the figures that fit series: Intervals when every
+// series is a timed run's intervals, else Figures.
+func FiguresFor(series []results.Series) []Figure {
+	if len(series) == 0 {
+		return Figures()
+	}
+	for _, s := range series {
+		if s.Info["points"] != results.IntervalPoints {
+			return Figures()
+		}
+	}
+	return []Figure{Intervals}
+}
+
+// drawIntervals draws each series' interval throughput at the interval's
+// end, the intervals laid end to end from the start of the run.
+func drawIntervals(series []results.Series) (*Chart, error) {
+	c := NewChart("Throughput per interval", "time since the start (s)", "throughput", Linear, LogBits)
+	for i, s := range series {
+		var xs, ys []float64
+		var t time.Duration
+		for _, p := range s.Points {
+			if p.Min <= 0 {
+				continue
+			}
+			t += p.Min
+			xs, ys = append(xs, t.Seconds()), append(ys, float64(p.Rate()))
+		}
+		if len(xs) == 0 {
+			continue
+		}
+		if _, err := c.Line(i, Label(s, i), xs, ys, Measured); err != nil {
+			return nil, fmt.Errorf("series %q: %w", Label(s, i), err)
+		}
+	}
+	if c.Empty() {
+		return nil, ErrNothingToPlot
+	}
+	return c, nil
+}
 
 // ErrNothingToPlot is returned when no series has a point with a positive
 // size and time.
@@ -80,6 +126,9 @@ func Label(s results.Series, i int) string {
 // legend. Every axis is log: the throughput figure too, so that small sizes
 // are not flattened onto zero.
 func Draw(f Figure, series []results.Series) (*Chart, error) {
+	if f == Intervals {
+		return drawIntervals(series)
+	}
 	var any bool
 	for _, s := range series {
 		any = any || len(usable(s)) > 0
@@ -103,7 +152,7 @@ func Draw(f Figure, series []results.Series) (*Chart, error) {
 		fx = func(q point) float64 { return q.bytes }
 		fy = func(q point) float64 { return q.seconds }
 	default:
-		return nil, fmt.Errorf("figure %q: want one of %v", f, Figures())
+		return nil, fmt.Errorf("figure %q: want one of %v or %s", f, Figures(), Intervals)
 	}
 	xy := func(pts []point) ([]float64, []float64) {
 		xs, ys := make([]float64, len(pts)), make([]float64, len(pts))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -311,5 +312,46 @@ func TestTimeLabelSaysOneWayOnlyForPingPong(t *testing.T) {
 	}
 	if got := timeLabel([]results.Series{np, http}); got != "transfer time" {
 		t.Errorf("netpipe and http: %q", got)
+	}
+}
+
+// A timed stream's series are intervals, not sizes: they get the one
+// figure of throughput against time, never the size figures.
+func TestIntervalSeries(t *testing.T) {
+	iv := func(label string, gbps ...float64) results.Series {
+		s := results.Series{Series: timing.Series{Label: label}, Info: map[string]string{"points": results.IntervalPoints}}
+		for _, g := range gbps {
+			d := 100 * time.Millisecond
+			s.Points = append(s.Points, timing.Point{Bytes: timing.Bytes(g * 1e9 / 8 * d.Seconds()), Min: d})
+		}
+		return s
+	}
+	series := []results.Series{iv("stream sum", 40, 42, 41), iv("stream 1", 20, 21, 20)}
+	if got := FiguresFor(series); len(got) != 1 || got[0] != Intervals {
+		t.Fatalf("FiguresFor intervals = %v, want [intervals]", got)
+	}
+	if got := FiguresFor(append(series, twoSeries()...)); len(got) != 3 {
+		t.Errorf("FiguresFor a mix = %v, want the size figures", got)
+	}
+	dir := t.TempDir()
+	files, err := WriteAll(dir, "timed", series, SVG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f))
+	}
+	if !slices.Contains(names, "timed-intervals.svg") || slices.Contains(names, "timed-throughput.svg") {
+		t.Errorf("files %v: want timed-intervals.svg and no size figure", names)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "timed-intervals.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Throughput per interval", "Gbit/s", "stream sum"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("intervals figure lacks %q", want)
+		}
 	}
 }

@@ -74,7 +74,7 @@ func WriteAll(dir, base string, series []results.Series, formats ...string) ([]s
 		return nil, fmt.Errorf("plots: %w", err)
 	}
 	var files []string
-	for _, fig := range Figures() {
+	for _, fig := range FiguresFor(series) {
 		p, err := Draw(fig, series)
 		if err != nil {
 			return files, fmt.Errorf("%s plot: %w", fig, err)

@@ -139,6 +139,8 @@ func runSection(prefix string, n int, in Input) (RunSection, error) {
 	for i, s := range r.Series {
 		name := plot.Label(s, i)
 		switch {
+		case s.Fit == nil && s.Info["points"] == results.IntervalPoints:
+			// A timed run's intervals have no size schedule to fit.
 		case s.Fit == nil:
 			sec.Problems = append(sec.Problems, fmt.Sprintf("%s: no fit (%s)", name, orDash(s.FitError)))
 		case !s.Fit.OK:
@@ -150,7 +152,7 @@ func runSection(prefix string, n int, in Input) (RunSection, error) {
 			sec.Problems = append(sec.Problems, name+": sweep stopped early: "+s.Stopped)
 		}
 	}
-	for _, f := range plot.Figures() {
+	for _, f := range plot.FiguresFor(r.Series) {
 		fig, err := draw(f, r.Series, fmt.Sprintf("%s-%d-%s.png", prefix, n, f), figCaption(f))
 		if errors.Is(err, plot.ErrNothingToPlot) {
 			sec.Problems = append(sec.Problems, "no figures: "+err.Error())
@@ -172,6 +174,8 @@ func figCaption(f plot.Figure) string {
 		return "Throughput against message size, with the fitted model dashed"
 	case plot.Time:
 		return "Transfer time against message size (log-log), with the fitted latency + bytes/max_rate"
+	case plot.Intervals:
+		return "Throughput in each interval of the timed run, per stream and summed"
 	}
 	return string(f)
 }

@@ -75,3 +75,9 @@ type Env struct {
 	// (--idle-poll): idle CPUs polled instead of halting.
 	IdlePoll bool `msgpack:"idle_poll,omitempty" json:"idle_poll,omitempty"`
 }
+
+// IntervalPoints is the value of a series' Info["points"] when its points
+// are the intervals of a timed run (the bytes moved in the interval, the
+// interval's length as the time) rather than the sizes of a sweep; plots
+// draw such series against time.
+const IntervalPoints = "intervals"

@@ -156,12 +156,19 @@ func TestIperf3ClientAgainstServer(t *testing.T) {
 				if res.End.Sum.Packets <= 0 || res.End.Sum.Bytes <= 0 {
 					t.Errorf("iperf3 UDP: %+v", res.End.Sum)
 				}
-				// Whichever end received, its counts agree with each other:
-				// datagrams received (bytes / 1400) are those expected
-				// (the highest sequence number) less those lost.
+				// iperf3's UDP end.sum carries the sender's bytes and packets
+				// and the receiver's loss, whichever end sent: so bytes /
+				// 1400 are the packets (the sender's own count, or the
+				// receiver's highest sequence number, within a few in
+				// flight), and the loss lies within them. (Checking bytes
+				// against packets less lost failed whenever a loaded run
+				// lost more than 1%: 315 of 17851.)
 				sum := res.End.Sum
-				if got, want := sum.Bytes/1400, sum.Packets-sum.LostPackets; got < want-0.01*sum.Packets-2 || got > want+0.01*sum.Packets+2 {
-					t.Errorf("UDP receiver: %v bytes are %v datagrams, but %v expected less %v lost is %v", sum.Bytes, got, sum.Packets, sum.LostPackets, want)
+				if got := sum.Bytes / 1400; got < 0.99*sum.Packets-2 || got > 1.01*sum.Packets+2 {
+					t.Errorf("UDP: %v bytes are %v datagrams of 1400, but iperf3 counted %v packets", sum.Bytes, got, sum.Packets)
+				}
+				if sum.LostPackets < 0 || sum.LostPackets >= sum.Packets {
+					t.Errorf("UDP: %v lost of %v packets", sum.LostPackets, sum.Packets)
 				}
 				return
 			}

@@ -142,6 +142,10 @@ func Headline(r *Report) []string {
 	return []string{line, more}
 }
 
+// Probe is the probe name of a timed stream's runs: its points are
+// intervals, so it is not compared with NetPIPE's stream mode ("stream").
+const Probe = "stream-timed"
+
 // Run turns the report into a results.Run: one series per stream (and the
 // sum first, with more than one stream) whose points are the intervals —
 // each point's bytes are the interval's, its time the interval's length,
@@ -154,7 +158,7 @@ func (r *Report) Run(options map[string]string) *results.Run {
 		Format:   results.Format,
 		Schema:   results.Schema,
 		ID:       fmt.Sprintf("stream-%s-%s-%d", host, r.Started.UTC().Format("20060102T150405Z"), os.Getpid()),
-		Probe:    "stream",
+		Probe:    Probe,
 		Path:     "direct",
 		Started:  r.Started,
 		Finished: r.Started.Add(r.Duration),
@@ -170,6 +174,7 @@ func (r *Report) Run(options map[string]string) *results.Run {
 	}
 	add := func(label string, id int, s StreamResult) {
 		info := streamInfo(r, s)
+		info["points"] = results.IntervalPoints
 		for k, v := range intervalInfo(r, id) {
 			info[k] = v
 		}

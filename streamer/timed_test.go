@@ -258,7 +258,7 @@ func TestReportRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := r.Run(map[string]string{"parallel": "2"})
-	if run.Probe != "stream" || len(run.Series) != 3 || run.Series[0].Label != "stream sum" {
+	if run.Probe != Probe || len(run.Series) != 3 || run.Series[0].Label != "stream sum" {
 		t.Fatalf("run: probe %q, %d series (%v)", run.Probe, len(run.Series), run.Series)
 	}
 	for _, s := range run.Series {

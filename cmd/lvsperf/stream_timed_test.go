@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/streamer"
 )
 
 func TestStreamModeChoice(t *testing.T) {
@@ -35,7 +36,7 @@ func TestStreamTimedJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("decode --json: %v: %s", err, out)
 	}
-	if run.Probe != "stream" || len(run.Series) != 3 || !strings.Contains(out, `"headline"`) {
+	if run.Probe != streamer.Probe || len(run.Series) != 3 || !strings.Contains(out, `"headline"`) {
 		t.Errorf("probe %q, %d series; want stream, sum and 2 streams, with a headline", run.Probe, len(run.Series))
 	}
 	if run.Options["parallel"] != "2" || run.Options["time"] != "0.3" {
