@@ -23,14 +23,17 @@ func (sd *side) sendUDP(ctx context.Context, s *stream) error {
 		buf[j] = byte(j*7 + 1)
 	}
 	var p *pacer
+	var sleeper precisePacer
 	if sd.rate > 0 {
 		p = &pacer{rate: sd.rate / 8, start: time.Now()}
+		sleeper.lock()
+		defer sleeper.unlock()
 	}
 	var seq uint64
 	for ctx.Err() == nil {
 		if p != nil {
 			if w := p.wait(time.Now(), sd.length); w > 0 {
-				time.Sleep(max(w, pacingQuantum))
+				sleeper.sleep(w)
 				continue
 			}
 		}
