@@ -66,7 +66,7 @@ func newExperimentCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&o.OutDir, "out", "", "directory for results, plots and findings (default results/experiments)")
-	c.Flags().DurationVar(&o.Budget, "budget", experiment.DefaultBudget, "measuring time of one experiment (all: of the whole run, default 7m when left at 1m30s)")
+	c.Flags().DurationVar(&o.Budget, "budget", experiment.DefaultBudget, "measuring time of one experiment (all: of the whole run, default 8m when left at 1m30s)")
 	c.Flags().StringVar(&maxSize, "max-size", "", "largest netpipe message (default 1MiB)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print findings, files and verdicts as JSON (format lvsperf-experiment, with the headline)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, quietHelp)
