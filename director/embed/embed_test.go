@@ -182,9 +182,9 @@ func TestKillRealserverMidRun(t *testing.T) {
 	if before == 0 {
 		t.Fatalf("no successful connection before the kill; the run did not start properly")
 	}
-	if errs == 0 {
-		t.Errorf("errors: want some between the kill and the next check, got none (did the kill happen?)")
-	}
+	// No error at all is fine: on a loaded machine the next check can
+	// come before any client picks the killed realserver. The kill itself
+	// is proven by the health states below.
 	if errs > 0 && lastErr.After(outAt) {
 		t.Errorf("errors seen until %v after the kill: want none later than two health intervals (%v)", lastErr.Sub(killed), 2*interval)
 	}
