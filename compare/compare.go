@@ -140,6 +140,15 @@ func Runs(base, next *results.Run, o Options) (*Result, error) {
 	if base.Probe != next.Probe {
 		return nil, fmt.Errorf("%w: BASE measured probe %q and NEW probe %q; compare runs of the same probe", ErrIncomparable, base.Probe, next.Probe)
 	}
+	for _, r := range []struct {
+		name string
+		run  *results.Run
+	}{{"BASE", base}, {"NEW", next}} {
+		if timedRun(r.run) {
+			return nil, fmt.Errorf("%w: %s is a timed run (probe %s: its points are intervals, not sizes); compare judges size sweeps — "+
+				"for a timed stream put both runs in one report (lvsperf report BASE NEW), or sweep sizes with lvsperf stream -u SIZE", ErrIncomparable, r.name, r.run.Probe)
+		}
+	}
 	res := &Result{Mode: "absolute", opts: o}
 	res.Warnings = warnings(base, next, o.Ratio != "")
 	if o.Ratio != "" {
@@ -626,4 +635,15 @@ func (r *Result) OverlaySeries() []results.Series {
 		}
 	}
 	return out
+}
+
+// timedRun reports whether every series of r holds a timed run's
+// intervals (results.IntervalPoints).
+func timedRun(r *results.Run) bool {
+	for _, s := range r.Series {
+		if s.Info["points"] != results.IntervalPoints {
+			return false
+		}
+	}
+	return len(r.Series) > 0
 }

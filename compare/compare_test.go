@@ -13,6 +13,7 @@ import (
 
 	"github.com/lvsperf/lvsperf/compare"
 	"github.com/lvsperf/lvsperf/compare/comparetest"
+	"github.com/lvsperf/lvsperf/results"
 	"github.com/lvsperf/lvsperf/timing"
 )
 
@@ -264,5 +265,17 @@ func TestFitsGateOnlyWhenAsked(t *testing.T) {
 				t.Errorf("fitted latency 25%% higher on quiet runs: %+v, want REGRESSED shown", m)
 			}
 		}
+	}
+}
+
+// A timed stream's run has intervals, not sizes: compare refuses it and
+// says what to do instead, rather than "no sizes in common".
+func TestTimedRunsRefused(t *testing.T) {
+	timed := &results.Run{Probe: "stream-timed", Series: []results.Series{
+		{Series: timing.Series{Label: "stream 1", Points: []timing.Point{{Bytes: 1 << 30, Min: 100 * time.Millisecond}}},
+			Info: map[string]string{"points": results.IntervalPoints}}}}
+	_, err := compare.Runs(timed, timed, compare.Options{})
+	if !errors.Is(err, compare.ErrIncomparable) || !strings.Contains(err.Error(), "timed run") || !strings.Contains(err.Error(), "lvsperf report") {
+		t.Errorf("compare of timed runs: %v; want ErrIncomparable naming the timed run and what to do", err)
 	}
 }
