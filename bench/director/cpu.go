@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -41,20 +43,15 @@ func readCPU(pids []int) cpuSample {
 		}
 	}
 	s.busy = (total - idle) / s.hz
+	// Each process once, with its live descendants: the proxies are this
+	// process's children, and a proxy may have children of its own.
+	seen := map[int]bool{}
 	for _, pid := range pids {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the ")" that ends the command name: utime is the
-		// 12th, stime the 13th.
-		str := string(b)
-		i := strings.LastIndexByte(str, ')')
-		ff := strings.Fields(str[i+1:])
-		if len(ff) > 12 {
-			u, _ := strconv.ParseFloat(ff[11], 64)
-			st, _ := strconv.ParseFloat(ff[12], 64)
-			s.ours += (u + st) / s.hz
+		for _, p := range procTree(pid) {
+			if !seen[p] {
+				seen[p] = true
+				s.ours += statCPU(p).Seconds()
+			}
 		}
 	}
 	return s
@@ -74,22 +71,73 @@ func (s cpuSample) otherCores(s0 cpuSample) float64 {
 	return max(o, 0)
 }
 
-// procCPU is the user and system CPU time process pid has used (0 when pid
-// is 0 or unreadable).
+// procCPU is the CPU time a proxy process pid has used, measured the same
+// way for every proxy (0 when pid is 0 or unreadable): user and system
+// time of all its threads (/proc/PID/stat sums them), of its children
+// already waited for (cutime, cstime) and of its live descendants, so a
+// proxy that forks workers (HAProxy in master-worker mode) is charged for
+// them. The kernel reports it in clock ticks of 10 ms.
 func procCPU(pid int) time.Duration {
 	if pid <= 0 {
 		return 0
 	}
+	var t time.Duration
+	for _, p := range procTree(pid) {
+		t += statCPU(p)
+	}
+	return t
+}
+
+// statCPU is utime+stime+cutime+cstime of one process from /proc/PID/stat.
+func statCPU(pid int) time.Duration {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0
 	}
 	str := string(b)
+	// Fields after the ")" that ends the command name: utime is the 12th,
+	// stime the 13th, cutime and cstime the 14th and 15th.
 	ff := strings.Fields(str[strings.LastIndexByte(str, ')')+1:])
-	if len(ff) < 13 {
+	if len(ff) < 15 {
 		return 0
 	}
-	u, _ := strconv.ParseInt(ff[11], 10, 64)
-	st, _ := strconv.ParseInt(ff[12], 10, 64)
-	return time.Duration(u+st) * time.Second / clockTicks
+	var ticks int64
+	for _, f := range ff[11:15] {
+		x, _ := strconv.ParseInt(f, 10, 64)
+		ticks += x
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// procTree is pid and its live descendants (from every thread's
+// /proc/PID/task/TID/children), pid first.
+func procTree(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out) && len(out) < 4096; i++ {
+		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(out[i]) + "/task/*/children")
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// procShape says how many processes and threads pid's tree has now, for
+// the header: the CPU of all of them is charged to the proxy.
+func procShape(pid int) string {
+	tree := procTree(pid)
+	threads := 0
+	for _, p := range tree {
+		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(p) + "/task/*")
+		threads += len(tasks)
+	}
+	return fmt.Sprintf("%d process(es), %d thread(s)", len(tree), threads)
 }
