@@ -418,20 +418,20 @@ const acceptBatch = 16
 
 func (l *evLoop) accept(ln *evListener) {
 	for range acceptBatch {
-		// syscall.Accept4, not unix.Accept4: the latter asks each new
-		// socket its protocol with one more getsockopt.
-		cfd, sa, err := syscall.Accept4(ln.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		// Not unix.Accept4: it asks each new socket its protocol with one
+		// more getsockopt.
+		cfd, caddr, err := rawAccept4(ln.fd)
 		switch err {
 		case nil:
-		case syscall.EINTR, syscall.ECONNABORTED:
+		case unix.EINTR, unix.ECONNABORTED:
 			continue
-		case syscall.EMFILE, syscall.ENFILE:
+		case unix.EMFILE, unix.ENFILE:
 			l.pause(ln)
 			return
 		default:
 			return // EAGAIN: none waiting
 		}
-		l.open(cfd, addrPortOf(sa), ln.vip)
+		l.open(cfd, caddr, ln.vip)
 	}
 }
 
@@ -470,8 +470,8 @@ func (l *evLoop) open(cfd int, caddr, vip netip.AddrPort) {
 	if err != nil {
 		// No service or no realserver: refuse with a reset.
 		p.stats.refused.Add(1)
-		linger0(cfd)
-		unix.Close(cfd)
+		rawLinger0(cfd)
+		rawClose(cfd)
 		return
 	}
 	c := &evConn{flow: flow, cfd: cfd, bfd: -1, dest: flow.Dest()}
@@ -491,7 +491,7 @@ func (l *evLoop) open(cfd int, caddr, vip netip.AddrPort) {
 		l.dialFailed(c)
 		return
 	}
-	family, sa := sockaddr(c.dest)
+	family, _ := sockaddr(c.dest)
 	bfd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		l.dialFailed(c)
@@ -502,8 +502,8 @@ func (l *evLoop) open(cfd int, caddr, vip netip.AddrPort) {
 	bgen := l.set(bfd, evSock{kind: evBackend, conn: c})
 	// TCP_NODELAY: the relay forwards every read at once, and Nagle would
 	// hold a small tail until the previous segment is acknowledged.
-	unix.SetsockoptInt(bfd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	cerr := unix.Connect(bfd, sa)
+	rawSetsockoptInt(bfd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	cerr := rawConnect(bfd, c.dest)
 	if cerr != nil && cerr != unix.EINPROGRESS && cerr != unix.EINTR {
 		l.dialFailed(c)
 		return
@@ -730,7 +730,7 @@ func (l *evLoop) eof(c *evConn, d *evDir) bool {
 		l.closeConn(c, false)
 		return false
 	}
-	if err := unix.Shutdown(d.dst, unix.SHUT_WR); err != nil {
+	if err := rawShutdown(d.dst, unix.SHUT_WR); err != nil {
 		l.abort(c)
 		return false
 	}
@@ -768,7 +768,7 @@ func (l *evLoop) release(c *evConn) {
 	for _, fd := range [2]int{c.cfd, c.bfd} {
 		if fd >= 0 {
 			l.socks[fd] = evSock{}
-			unix.Close(fd)
+			rawClose(fd)
 		}
 	}
 	c.cfd, c.bfd = -1, -1
@@ -848,6 +848,4 @@ func rawSplice(in, out, n int) (int, error) {
 	return int(r), nil
 }
 
-func linger0(fd int) {
-	unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-}
+func linger0(fd int) { rawLinger0(fd) }
