@@ -71,38 +71,80 @@ func (s cpuSample) otherCores(s0 cpuSample) float64 {
 	return max(o, 0)
 }
 
+// cpuTime is what a proxy process has used so far, read two ways (see
+// procCPU).
+type cpuTime struct {
+	ran   time.Duration // schedstat run time of the live threads, ns
+	ticks time.Duration // utime+stime+cutime+cstime, 10 ms clock ticks
+}
+
 // procCPU is the CPU time a proxy process pid has used, measured the same
-// way for every proxy (0 when pid is 0 or unreadable): user and system
-// time of all its threads (/proc/PID/stat sums them), of its children
-// already waited for (cutime, cstime) and of its live descendants, so a
-// proxy that forks workers (HAProxy in master-worker mode) is charged for
-// them. The kernel reports it in clock ticks of 10 ms.
-func procCPU(pid int) time.Duration {
+// way for every proxy (zero when pid is 0 or unreadable): all its threads,
+// its children already waited for and its live descendants, so a proxy that
+// forks workers (HAProxy in master-worker mode) is charged for them. Two
+// readings: /proc/PID/stat's utime+stime+cutime+cstime, which count exited
+// threads and children but come in clock ticks of 10 ms, and the first
+// field of every live thread's /proc/PID/task/TID/schedstat (ns on CPU),
+// plus cutime+cstime.
+func procCPU(pid int) cpuTime {
+	var t cpuTime
 	if pid <= 0 {
-		return 0
+		return t
 	}
-	var t time.Duration
 	for _, p := range procTree(pid) {
-		t += statCPU(p)
+		t.ticks += statCPU(p)
+		t.ran += reapedCPU(p)
+		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(p) + "/task/*/schedstat")
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			if fs := strings.Fields(string(b)); len(fs) > 0 {
+				ns, _ := strconv.ParseInt(fs[0], 10, 64)
+				t.ran += time.Duration(ns)
+			}
+		}
 	}
 	return t
 }
 
+// since is the CPU used between t0 and t: the ns reading, unless the tick
+// reading grew by more than two ticks beyond it (a thread ended in between
+// and took its run time with it from the ns reading).
+func (t cpuTime) since(t0 cpuTime) time.Duration {
+	ran, ticks := t.ran-t0.ran, t.ticks-t0.ticks
+	if ticks > ran+2*time.Second/clockTicks || t.ran == 0 {
+		return ticks
+	}
+	return ran
+}
+
+// reapedCPU is cutime+cstime of one process: its children waited for.
+func reapedCPU(pid int) time.Duration {
+	return statFields(pid, 13, 15)
+}
+
 // statCPU is utime+stime+cutime+cstime of one process from /proc/PID/stat.
 func statCPU(pid int) time.Duration {
+	return statFields(pid, 11, 15)
+}
+
+// statFields sums /proc/PID/stat's fields [from, to) counted after the
+// ")" that ends the command name (utime is 11, stime 12, cutime 13, cstime
+// 14), as a time in clock ticks.
+func statFields(pid, from, to int) time.Duration {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0
 	}
 	str := string(b)
-	// Fields after the ")" that ends the command name: utime is the 12th,
-	// stime the 13th, cutime and cstime the 14th and 15th.
 	ff := strings.Fields(str[strings.LastIndexByte(str, ')')+1:])
-	if len(ff) < 15 {
+	if len(ff) < to {
 		return 0
 	}
 	var ticks int64
-	for _, f := range ff[11:15] {
+	for _, f := range ff[from:to] {
 		x, _ := strconv.ParseInt(f, 10, 64)
 		ticks += x
 	}

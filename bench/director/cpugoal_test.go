@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -36,5 +38,33 @@ func TestReportCPUGoal(t *testing.T) {
 	reportCPUGoal(&out, map[string][]sample{"lvsperf-director": res["lvsperf-director"]}, "")
 	if !strings.Contains(out.String(), "not checked") {
 		t.Errorf("without HAProxy: want 'not checked', got:\n%s", out.String())
+	}
+}
+
+// The two readings of a process's CPU agree, and a busy process's CPU is
+// counted, children included.
+func TestProcCPU(t *testing.T) {
+	// A shell whose child spins: the CPU is the child's.
+	cmd := exec.Command("sh", "-c", "sh -c 'while :; do :; done' & wait")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer func() {
+		// The spinning grandchild, by its pid.
+		for _, pid := range procTree(cmd.Process.Pid)[1:] {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	c0 := procCPU(cmd.Process.Pid)
+	time.Sleep(400 * time.Millisecond)
+	c1 := procCPU(cmd.Process.Pid)
+	ran, ticks := c1.ran-c0.ran, c1.ticks-c0.ticks
+	if got := c1.since(c0); got < 50*time.Millisecond {
+		t.Errorf("a spinning child used %v in 400 ms (ns reading %v, ticks %v): want its CPU counted", got, ran, ticks)
+	}
+	if d := ran - ticks; d > 30*time.Millisecond || d < -30*time.Millisecond {
+		t.Errorf("ns reading %v and tick reading %v differ by more than 3 ticks", ran, ticks)
 	}
 }

@@ -294,7 +294,7 @@ func measureNetpipe(ctx context.Context, o options, p path, s *sample) error {
 	if p.pid > 0 {
 		s.hasCPU = true
 		gb := float64(o.bigSize) * float64(o.streamReps) / 1e9
-		s.cpuPerGB = time.Duration(float64(procCPU(p.pid)-c0) / gb)
+		s.cpuPerGB = time.Duration(float64(procCPU(p.pid).since(c0)) / gb)
 	}
 	s.streamRate = timing.Rate(o.bigSize*timing.Bytes(o.streamReps), d)
 	return nil
@@ -387,7 +387,7 @@ func measureConnRate(ctx context.Context, o options, p path, s *sample) error {
 	wg.Wait()
 	s.cps = float64(done.Load()) / time.Since(start).Seconds()
 	if p.pid > 0 && done.Load() > 0 {
-		s.cpuPerConn = (procCPU(p.pid) - c0) / time.Duration(done.Load())
+		s.cpuPerConn = procCPU(p.pid).since(c0) / time.Duration(done.Load())
 	}
 	s.crErrors = errs.Load()
 	if e := firstErr.Load(); e != nil {
