@@ -558,11 +558,11 @@ func (l *evLoop) established(c *evConn, ev uint32) {
 	c.flow.Event(dataplane.Established)
 	// Whatever the client sent while the connect was pending: its edge
 	// has been consumed.
-	if !l.pump(c, &c.out) {
+	if !l.pump(c, &c.out, false) {
 		return
 	}
 	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {
-		l.pump(c, &c.in)
+		l.pump(c, &c.in, false)
 	}
 }
 
@@ -589,12 +589,12 @@ func (l *evLoop) ready(c *evConn, fd int, ev uint32) {
 		from, to = &c.in, &c.out
 	}
 	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 && !from.ended {
-		if !l.pump(c, from) {
+		if !l.pump(c, from, ev&unix.EPOLLRDHUP != 0) {
 			return
 		}
 	}
 	if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 && to.inPipe > 0 {
-		l.pump(c, to)
+		l.pump(c, to, false)
 	}
 }
 
@@ -609,7 +609,14 @@ func (l *evLoop) ready(c *evConn, fd int, ev uint32) {
 // splice for good: it carries bulk data, which then moves without a copy.
 // A write that takes only part of a read parks the rest in the
 // direction's pipe, from where the destination's output edge splices it.
-func (l *evLoop) pump(c *evConn, d *evDir) bool {
+//
+// finSeen says the source's FIN has arrived (EPOLLRDHUP): a copied read
+// shorter than the buffer is then the last data before the end of stream,
+// and it is sent with MSG_MORE so that the half-close that follows (the
+// next read finds the end) leaves in the same segment, data and FIN
+// together: one segment fewer to send and for the peer to receive and
+// acknowledge.
+func (l *evLoop) pump(c *evConn, d *evDir, finSeen bool) bool {
 	if d.ended {
 		return true
 	}
@@ -657,8 +664,17 @@ func (l *evLoop) pump(c *evConn, d *evDir) bool {
 			continue
 		}
 		d.spliced = n == len(l.buf)
-		if !l.copyOut(c, d, l.buf[:n]) {
+		corked := finSeen && !d.spliced
+		if !l.copyOut(c, d, l.buf[:n], corked) {
 			return false
+		}
+		if corked {
+			if !l.endAfterCork(c, d) {
+				return false
+			}
+			if d.ended {
+				return true
+			}
 		}
 	}
 }
@@ -678,9 +694,13 @@ func (l *evLoop) takePipe(c *evConn, d *evDir) bool {
 // copyOut writes b, just read from d's source, to d's destination; what
 // the destination has no room for goes into d's pipe. It reports false
 // when the connection has ended.
-func (l *evLoop) copyOut(c *evConn, d *evDir, b []byte) bool {
+func (l *evLoop) copyOut(c *evConn, d *evDir, b []byte, more bool) bool {
+	flags := uintptr(unix.MSG_NOSIGNAL | unix.MSG_DONTWAIT)
+	if more {
+		flags |= unix.MSG_MORE
+	}
 	for len(b) > 0 {
-		n, err := rawSend(d.dst, b)
+		n, err := rawSend(d.dst, b, flags)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -714,6 +734,31 @@ func (l *evLoop) copyOut(c *evConn, d *evDir, b []byte) bool {
 		}
 		b = b[n:]
 		d.inPipe += n
+	}
+	return true
+}
+
+// endAfterCork reads d's source once more after data was sent with
+// MSG_MORE: the end of stream (expected) passes on as the half-close that
+// carries the FIN with that data. Anything else pushes the held data out
+// at once (setting TCP_NODELAY again does) and resumes the direction. It
+// reports false when the connection has ended.
+func (l *evLoop) endAfterCork(c *evConn, d *evDir) bool {
+	n, err := rawRead(d.src, l.buf)
+	switch {
+	case err == nil && n == 0:
+		return l.eof(c, d)
+	case err != nil && err != unix.EAGAIN && err != unix.EINTR:
+		l.abort(c)
+		return false
+	}
+	rawSetsockoptInt(d.dst, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if n > 0 {
+		c.flow.Count(d.inbound, int64(n), 1)
+		d.spliced = n == len(l.buf)
+		if !l.copyOut(c, d, l.buf[:n], false) {
+			return false
+		}
 	}
 	return true
 }
@@ -833,8 +878,8 @@ func rawWrite(fd int, b []byte) (int, error) {
 
 // rawSend is send(2) on a non-blocking socket, with MSG_NOSIGNAL: a
 // reset peer fails the call with EPIPE instead of signalling SIGPIPE.
-func rawSend(fd int, b []byte) (int, error) {
-	r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
+func rawSend(fd int, b []byte, flags uintptr) (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), flags, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
