@@ -17,7 +17,7 @@ import (
 const hasEventLoop = true
 
 // The event-loop engine (CopyEventLoop) runs Options.Loops event loops,
-// each a goroutine locked to its OS thread that waits in epoll_wait over
+// each a goroutine (not locked to a thread, see run) that waits in epoll_wait over
 // raw non-blocking sockets. A loop accepts, dials and relays its
 // connections itself: no goroutine, no runtime poller registration and no
 // channel hand-off per connection. Every listener is in every loop's epoll
