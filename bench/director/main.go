@@ -202,6 +202,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	fmt.Fprintf(w, "load average before the run: %s\n", load0)
 	for _, p := range paths[1:] {
 		fmt.Fprintf(w, "  %-16s %s\n", p.name, configs[p.name])
+		if p.pid > 0 {
+			fmt.Fprintf(w, "  %-16s CPU measured over %s (/proc/PID/stat utime+stime+cutime+cstime of the process and its descendants)\n", "", procShape(p.pid))
+		}
 	}
 	fmt.Fprintf(w, "per round, per path: %d × 1-byte ping-pong, %d × %v ping-pong, a %d × %v one-way stream, %v (≤ %d) of connect/1-byte exchange/close by %d clients\n\n",
 		o.latIters, o.bigIters, o.bigSize, o.streamReps, o.bigSize, o.crDuration, o.crMax, o.crClients)
@@ -236,6 +239,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 				p.name, us(s.rttP50), us(s.rttP99), o.bigSize, float64(s.ppRate)/1e9, float64(s.streamRate)/1e9, s.cps, s.crErrors)
 			if s.hasCPU {
 				fmt.Fprintf(w, "  %-16s proxy process CPU: %.1fµs per connection, %.2fs per GB streamed\n", "", us(s.cpuPerConn), s.cpuPerGB.Seconds())
+			}
+			if hap, ok := round["haproxy"]; ok && slices.Contains(cpuPaths, p.name) {
+				roundCPULine(w, p.name, *s, *hap)
 			}
 			if s.firstErr != nil {
 				fmt.Fprintf(w, "  %-16s first connection error: %v\n", "", s.firstErr)
@@ -288,7 +294,7 @@ func measureNetpipe(ctx context.Context, o options, p path, s *sample) error {
 	if p.pid > 0 {
 		s.hasCPU = true
 		gb := float64(o.bigSize) * float64(o.streamReps) / 1e9
-		s.cpuPerGB = time.Duration(float64(procCPU(p.pid)-c0) / gb)
+		s.cpuPerGB = time.Duration(float64(procCPU(p.pid).since(c0)) / gb)
 	}
 	s.streamRate = timing.Rate(o.bigSize*timing.Bytes(o.streamReps), d)
 	return nil
@@ -381,7 +387,7 @@ func measureConnRate(ctx context.Context, o options, p path, s *sample) error {
 	wg.Wait()
 	s.cps = float64(done.Load()) / time.Since(start).Seconds()
 	if p.pid > 0 && done.Load() > 0 {
-		s.cpuPerConn = (procCPU(p.pid) - c0) / time.Duration(done.Load())
+		s.cpuPerConn = procCPU(p.pid).since(c0) / time.Duration(done.Load())
 	}
 	s.crErrors = errs.Load()
 	if e := firstErr.Load(); e != nil {
@@ -475,11 +481,17 @@ func report(w io.Writer, o options, paths []path, res map[string][]sample, other
 	if oc > 0.25 {
 		contended = "CONTENDED"
 	}
-	fmt.Fprintf(w, "\nmachine: other processes used a median %.2f of %d cores during the rounds (%s); load average now %s\n", oc, runtime.NumCPU(), contended, loadavg())
+	contention := fmt.Sprintf("machine: other processes used a median %.2f of %d cores during the rounds (%s); load average now %s", oc, runtime.NumCPU(), contended, loadavg())
+	if len(others) > 0 {
+		contention = fmt.Sprintf("machine: other processes used a median %.2f [%.2f–%.2f] of %d cores during the rounds (%s); load average now %s",
+			oc, slices.Min(others), slices.Max(others), runtime.NumCPU(), contended, loadavg())
+	}
+	fmt.Fprintf(w, "\n%s\n", contention)
 	if _, ok := res["haproxy"]; !ok {
 		fmt.Fprintln(w, "goals not checked: no HAProxy in this run")
 		return
 	}
+	reportCPUGoal(w, res, contention)
 	for _, d := range []string{"director", "director-proc", "lvsperf-director"} {
 		if _, ok := res[d]; !ok {
 			continue

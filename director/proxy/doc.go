@@ -4,7 +4,7 @@
 // new connection, and moves bulk TCP bytes zero-copy with splice(2) on Linux.
 //
 // On Linux the default TCP engine, CopyEventLoop, runs its own event loops:
-// epoll on locked OS threads over raw non-blocking sockets, each loop
+// a goroutine per loop blocking in epoll_wait over raw non-blocking sockets, each loop
 // accepting, dialling and relaying for many connections with no goroutine
 // or runtime poller round per connection; it copies reads smaller than its
 // 16 KiB buffer (cheaper than a pipe round for request/response traffic)

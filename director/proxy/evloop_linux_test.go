@@ -3,8 +3,10 @@ package proxy
 import (
 	"bytes"
 	"crypto/rand"
+	"net"
 	"runtime"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,7 +46,7 @@ func TestEventLoopCopyParksInPipe(t *testing.T) {
 	c := &evConn{}
 	msg := make([]byte, 10000)
 	rand.Read(msg)
-	if !l.copyOut(c, d, msg) {
+	if !l.copyOut(c, d, msg, false) {
 		t.Fatal("copyOut into a full destination ended the connection; want the rest parked")
 	}
 	if d.inPipe == 0 || d.pipe == nil {
@@ -60,7 +62,7 @@ func TestEventLoopCopyParksInPipe(t *testing.T) {
 			if d.inPipe == 0 {
 				break
 			}
-			if !l.pump(c, d) {
+			if !l.pump(c, d, false) {
 				t.Fatal("pump ended the connection")
 			}
 			continue
@@ -98,5 +100,88 @@ func TestDedicatedProcess(t *testing.T) {
 	DedicatedProcess(2)
 	if got := runtime.GOMAXPROCS(0); got != 1 {
 		t.Errorf("with GOMAXPROCS=1 in the environment: want GOMAXPROCS left at 1, got %d", got)
+	}
+}
+
+// tcpPair returns the two ends of a loopback TCP connection, non-blocking.
+func tcpPair(t *testing.T) (a, b int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Duplicates outlive the net.Conns closed above.
+	dup := func(conn net.Conn) int {
+		f, err := conn.(*net.TCPConn).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		fd, err := unix.Dup(int(f.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.SetNonblock(fd, true)
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		t.Cleanup(func() { unix.Close(fd) })
+		return fd
+	}
+	return dup(c), dup(s)
+}
+
+// readFor reads fd until EOF or the time is up.
+func readFor(fd int, d time.Duration) (got []byte, eof bool) {
+	buf := make([]byte, 1024)
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		n, err := unix.Read(fd, buf)
+		switch {
+		case err == nil && n == 0:
+			return got, true
+		case err == nil:
+			got = append(got, buf[:n]...)
+		default:
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return got, false
+}
+
+// With the source's FIN seen, the last short read is sent with MSG_MORE and
+// leaves with the half-close; should the end not follow, the held bytes
+// are pushed out at once all the same.
+func TestEventLoopLastDataCarriesFIN(t *testing.T) {
+	for _, fin := range []bool{true, false} {
+		srcW, srcR := tcpPair(t)
+		dstW, dstR := tcpPair(t)
+		unix.Write(srcW, []byte("last"))
+		if fin {
+			unix.Shutdown(srcW, unix.SHUT_WR)
+		}
+		time.Sleep(20 * time.Millisecond) // both have arrived
+		l := &evLoop{p: &Proxy{opts: Options{PipeBytes: 64 << 10}}, maxPipes: 1, buf: make([]byte, copyBytes)}
+		c := &evConn{flow: &testFlow{}}
+		c.in = evDir{src: srcR, dst: dstW}
+		c.out = evDir{ended: false}
+		if !l.pump(c, &c.in, true) {
+			t.Fatalf("fin=%v: pump ended the connection", fin)
+		}
+		if c.in.ended != fin {
+			t.Errorf("fin=%v: direction ended=%v", fin, c.in.ended)
+		}
+		got, eof := readFor(dstR, 100*time.Millisecond)
+		if string(got) != "last" || eof != fin {
+			t.Errorf("fin=%v: destination read %q, end of stream %v; want %q and %v within 100 ms", fin, got, eof, "last", fin)
+		}
 	}
 }

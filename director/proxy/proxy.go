@@ -32,7 +32,7 @@ const (
 	// chunk, so its packet counts are coarse. Kept for comparison.
 	CopyIOCopy
 	// CopyEventLoop (Linux only; the default there) runs Loops event loops,
-	// each on its own OS thread with its own epoll set: a loop accepts,
+	// each a goroutine with its own epoll set: a loop accepts,
 	// dials the realserver and relays both directions itself, with no
 	// goroutine or runtime poller round per connection. A direction copies
 	// reads smaller than 16 KiB and splices from its first full 16 KiB
@@ -77,8 +77,8 @@ type Options struct {
 	// variant director-blocking), hence off by default. Used by
 	// CopySplice only.
 	BlockingConns int
-	// Loops is how many event loops CopyEventLoop runs, each on its own OS
-	// thread (default GOMAXPROCS-1, at least 1). Leaving one P without a
+	// Loops is how many event loops CopyEventLoop runs, each a goroutine
+	// that blocks in epoll_wait (default GOMAXPROCS-1, at least 1). Leaving one P without a
 	// loop matters: while every P sits in a loop's epoll_wait the runtime's
 	// monitor takes the Ps back from the waiting threads and keeps polling
 	// every 20 µs, which cost about a tenth of the engine's CPU per
