@@ -355,7 +355,7 @@ func tpVerdicts(small, rate map[string][]float64) []Verdict {
 			Outcome: judgeRatio(lo, Above, 0), Why: "per-round ≤64B time ratio TP / VIP devices > 1"})
 		vs = append(vs, Verdict{Experiment: "tp", Claim: c + ", high load",
 			Seed: "TP slower at high load: ca. -10% rate", Ours: "VIP/TP rate " + fmtPct(hi),
-			Outcome: judgeRatio(hi, Above, 0), Why: "per-round peak rate ratio VIP devices / TP > 1"})
+			Outcome: judgeRatio(hi, Above, 0), Why: "per-round ratio VIP devices / TP of the rates at the 3 largest sizes > 1"})
 	}
 	if small["tp both"] != nil && small["tp realserver"] != nil {
 		iv := ci95(pairedRatios(small["tp both"], small["tp realserver"]))
@@ -425,7 +425,7 @@ func streamVerdict(path string, streamRate, ppRate []float64) Verdict {
 	iv := ci95(pairedRatios(streamRate, ppRate))
 	return Verdict{Experiment: "stream", Claim: path + " stream vs ping-pong",
 		Seed: "one-way stream rate ≈ two-way netpipe rate (±20%)", Ours: "stream/ping-pong " + fmtIv(iv),
-		Outcome: judgeRatio(iv, About, 0.20), Why: "per-round peak rate ratio"}
+		Outcome: judgeRatio(iv, About, 0.20), Why: "per-round ratio of the rates at the 3 largest sizes"}
 }
 
 // rshVerdict judges "copying to disk is slower than to /dev/null" (the

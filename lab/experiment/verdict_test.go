@@ -390,8 +390,11 @@ func TestNonFiniteRoundsDropped(t *testing.T) {
 	if v.Outcome != Reproduced || strings.Contains(v.Ours, "Inf") || strings.Contains(v.Ours, "NaN") {
 		t.Errorf("stream verdict with non-finite rounds: %v %q", v.Outcome, v.Ours)
 	}
-	peak := peakRate(timing.Series{Points: []timing.Point{{Bytes: 1000, Min: time.Microsecond}, {Bytes: 4000, Min: 2 * time.Microsecond}, {Bytes: 8000, Min: 0}}})
-	if want := float64(timing.Rate(4000, 2*time.Microsecond)); peak != want {
-		t.Errorf("peakRate %v, want %v (the best point; a point without a time is skipped)", peak, want)
+	// The largest three sizes' median rate: the 8000-byte point has no
+	// time and is skipped, the 16-byte one is not among the largest.
+	large := largeRate(timing.Series{Points: []timing.Point{{Bytes: 16, Min: time.Nanosecond}, {Bytes: 1000, Min: time.Microsecond},
+		{Bytes: 2000, Min: 4 * time.Microsecond}, {Bytes: 4000, Min: 2 * time.Microsecond}, {Bytes: 8000, Min: 0}}})
+	if want := float64(timing.Rate(1000, time.Microsecond)); large != want {
+		t.Errorf("largeRate %v, want %v (median of the rates at 1000, 2000 and 4000 bytes)", large, want)
 	}
 }
