@@ -144,7 +144,7 @@ func Runs(base, next *results.Run, o Options) (*Result, error) {
 		name string
 		run  *results.Run
 	}{{"BASE", base}, {"NEW", next}} {
-		if timedRun(r.run) {
+		if r.run.Intervals() {
 			return nil, fmt.Errorf("%w: %s is a timed run (probe %s: its points are intervals, not sizes); compare judges size sweeps — "+
 				"for a timed stream put both runs in one report (lvsperf report BASE NEW), or sweep sizes with lvsperf stream -u SIZE", ErrIncomparable, r.name, r.run.Probe)
 		}
@@ -635,15 +635,4 @@ func (r *Result) OverlaySeries() []results.Series {
 		}
 	}
 	return out
-}
-
-// timedRun reports whether every series of r holds a timed run's
-// intervals (results.IntervalPoints).
-func timedRun(r *results.Run) bool {
-	for _, s := range r.Series {
-		if s.Info["points"] != results.IntervalPoints {
-			return false
-		}
-	}
-	return len(r.Series) > 0
 }

@@ -90,7 +90,7 @@ func NamedRuns(names []string, runs []*results.Run) []string {
 	var sized []*results.Run
 	var sizedNames, timed []string
 	for i, r := range runs {
-		if isTimed(r) {
+		if r.Intervals() {
 			timed = append(timed, Timed(r)...)
 			continue
 		}
@@ -106,16 +106,6 @@ func NamedRuns(names []string, runs []*results.Run) []string {
 		}
 	}
 	return append(Curves(cs), timed...)
-}
-
-// isTimed reports whether every series of r holds a timed run's intervals.
-func isTimed(r *results.Run) bool {
-	for _, s := range r.Series {
-		if s.Info["points"] != results.IntervalPoints {
-			return false
-		}
-	}
-	return len(r.Series) > 0
 }
 
 // Timed is the headline of a timed stream's run (lvsperf stream -t, or

@@ -81,3 +81,15 @@ type Env struct {
 // interval's length as the time) rather than the sizes of a sweep; plots
 // draw such series against time.
 const IntervalPoints = "intervals"
+
+// Intervals reports whether every series of r holds a timed run's
+// intervals (Info["points"] is IntervalPoints) rather than a size sweep's
+// points.
+func (r *Run) Intervals() bool {
+	for _, s := range r.Series {
+		if s.Info["points"] != IntervalPoints {
+			return false
+		}
+	}
+	return len(r.Series) > 0
+}

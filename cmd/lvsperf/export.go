@@ -51,6 +51,9 @@ func runExport(cmd *cobra.Command, o exportOptions, file string) error {
 	if err != nil {
 		return err
 	}
+	if (o.format == "np2" || o.format == "np3") && run.Intervals() {
+		return usageError(fmt.Errorf("%s is a timed run (probe %s): its points are intervals, not message sizes, so NetPIPE's columns would misread them; export it with --format csv or json", file, run.Probe))
+	}
 	var buf bytes.Buffer
 	if err := enc(&buf, run); err != nil {
 		return fmt.Errorf("%s: %w", file, err)

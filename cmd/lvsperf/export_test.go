@@ -74,10 +74,18 @@ func TestExportBadInput(t *testing.T) {
 	newer := filepath.Join(dir, "newer.msgpack")
 	b, _ := msgpack.Marshal(map[string]any{"format": results.Format, "schema": 99})
 	os.WriteFile(newer, b, 0o644)
+	timed := filepath.Join(dir, "timed.msgpack")
+	tr := &results.Run{Format: results.Format, Schema: results.Schema, Probe: "stream-timed", Series: []results.Series{
+		{Series: timing.Series{Label: "stream 1", Points: []timing.Point{{Bytes: 1 << 30, Min: 100 * time.Millisecond}}},
+			Info: map[string]string{"points": results.IntervalPoints}}}}
+	if err := results.Save(timed, tr); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"export", "--format", "np2", timed}, "intervals, not message sizes"},
 		{[]string{"export", "--format", "np2", filepath.Join(dir, "missing.msgpack")}, "no such file"},
 		{[]string{"export", "--format", "np2", corrupt}, "not an lvsperf result file"},
 		{[]string{"export", "--format", "csv", newer}, "newer lvsperf"},
