@@ -190,7 +190,7 @@ func runPtesterSweep(cmd *cobra.Command, f ptesterFlags, spec paths.Spec) error 
 		if status != nil {
 			progress = func(p ptester.SweepProgress) { status.show(p.Status()) }
 		} else {
-			fmt.Fprintf(cmd.ErrOrStderr(), "ptester sweep: file.%d … file.%d, persistent (-k %d) and non-persistent (-k 1), %v per size (about %v)\n",
+			fmt.Fprintf(cmd.ErrOrStderr(), "ptester sweep: file.%d … file.%d, -k %d and -k 1, %v per size and mode (about %v)\n",
 				f.from, f.to, o.KeepAlive, o.Duration, 2*time.Duration(f.to-f.from+1)*o.Duration)
 		}
 	}

@@ -65,7 +65,7 @@ func TestSweepPrintsEachSizeOnce(t *testing.T) {
 		if f := strings.Fields(l); len(f) > 2 && (f[0] == "persistent" || f[0] == "non-persistent") {
 			rows[f[0]+" "+f[1]]++
 		}
-		if strings.Contains(l, "file.2") && !strings.HasPrefix(l, "ptester sweep: file.0 … file.3") {
+		if strings.Contains(l, "file.2") && !strings.HasPrefix(l, "ptester sweep: file.0 … file.3,") {
 			t.Errorf("a line about file.2 besides the table: %q", l)
 		}
 	}
