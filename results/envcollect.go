@@ -216,3 +216,20 @@ func (c ContentionReport) Apply(e *Env) {
 	e.Contended = c.Contended
 	e.Note = c.Note
 }
+
+// IdleCheck samples the machine for wait before a benchmark run: what is
+// busy then is other work, which will compete with the run. It returns the
+// share of the CPUs that work kept busy and the 1-minute load average at
+// the end (both 0 when /proc cannot be read).
+func IdleCheck(wait time.Duration) (busyPct, load1 float64) {
+	before, err := SampleCPU()
+	if err != nil {
+		return 0, 0
+	}
+	time.Sleep(wait)
+	after, err := SampleCPU()
+	if err != nil {
+		return 0, 0
+	}
+	return Contention(before, after, runtime.NumCPU()).BusyPct, after.Load1
+}

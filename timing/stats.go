@@ -113,3 +113,17 @@ func nearestRank(n int, q float64) int {
 	r := int(math.Ceil(q*float64(n))) - 1
 	return min(max(r, 0), n-1)
 }
+
+// Median is the median of v (the mean of the middle two for an even
+// count), 0 for none; v is left as it is.
+func Median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/lvsperf/lvsperf/cluster"
 	"github.com/lvsperf/lvsperf/lab"
 	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 const token = "bench-cluster-token-0123456789"
@@ -132,7 +133,7 @@ func run(ctx context.Context, rounds, skewRuns int, d time.Duration, clients int
 			ours, theirs = append(ours, res.HitsPerSec), append(theirs, w)
 			ratios = append(ratios, res.HitsPerSec/w)
 		}
-		fmt.Printf("%-7d %-14.0f %-14.0f %-8.2f (per-round ratios %s; goal ≥ 0.90)\n", n, median(ours), median(theirs), median(ratios), fmtAll(ratios))
+		fmt.Printf("%-7d %-14.0f %-14.0f %-8.2f (per-round ratios %s; goal ≥ 0.90)\n", n, timing.Median(ours), timing.Median(theirs), timing.Median(ratios), fmtAll(ratios))
 	}
 	cpu1, _ := results.SampleCPU()
 	c := results.Contention(cpu0, cpu1, runtime.NumCPU())
@@ -203,15 +204,6 @@ func wrkAll(ctx context.Context, l *lab.Lab, n int, d time.Duration, clients int
 		sum += r
 	}
 	return sum, nil
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func fmtAll(v []float64) string {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"slices"
+
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 // The director's CPU goal: the proxy process's CPU per GB streamed and per
@@ -91,7 +93,7 @@ func reportCPUGoal(w io.Writer, res map[string][]sample, contention string) {
 		if len(xs) == 0 {
 			return "-"
 		}
-		return fmt.Sprintf(f+" ["+f+"–"+f+"]", median(xs), slices.Min(xs), slices.Max(xs))
+		return fmt.Sprintf(f+" ["+f+"–"+f+"]", timing.Median(xs), slices.Min(xs), slices.Max(xs))
 	}
 	for _, name := range cpuPaths {
 		ss, ok := res[name]
@@ -106,7 +108,7 @@ func reportCPUGoal(w io.Writer, res map[string][]sample, contention string) {
 				fmt.Fprintf(w, "  %s ≤ HAProxy: not checked (no paired rounds)\n", what)
 				return
 			}
-			m := median(xs)
+			m := timing.Median(xs)
 			v := "met"
 			if m > 1 {
 				v = "not met"

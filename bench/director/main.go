@@ -414,18 +414,6 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func report(w io.Writer, o options, paths []path, res map[string][]sample, others []float64) {
 	direct := res["direct"]
 	col := func(name string, f func(sample) float64) []float64 {
@@ -441,10 +429,10 @@ func report(w io.Writer, o options, paths []path, res map[string][]sample, other
 		for i, s := range res[name] {
 			xs = append(xs, f(s, direct[i]))
 		}
-		return median(xs)
+		return timing.Median(xs)
 	}
 	mr := func(xs []float64) string {
-		return fmt.Sprintf("%.2f [%.2f–%.2f]", median(xs), slices.Min(xs), slices.Max(xs))
+		return fmt.Sprintf("%.2f [%.2f–%.2f]", timing.Median(xs), slices.Min(xs), slices.Max(xs))
 	}
 	fmt.Fprintf(w, "\nmedians over %d rounds [min–max]; Δ and × are medians of per-round differences and ratios against direct\n", o.rounds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -465,18 +453,18 @@ func report(w io.Writer, o options, paths []path, res map[string][]sample, other
 		}
 		cpuConn, cpuGB := "-", "-"
 		if len(res[n]) > 0 && res[n][0].hasCPU {
-			cpuConn = fmt.Sprintf("%.1f", median(col(n, func(s sample) float64 { return us(s.cpuPerConn) })))
-			cpuGB = fmt.Sprintf("%.2f", median(col(n, func(s sample) float64 { return s.cpuPerGB.Seconds() })))
+			cpuConn = fmt.Sprintf("%.1f", timing.Median(col(n, func(s sample) float64 { return us(s.cpuPerConn) })))
+			cpuGB = fmt.Sprintf("%.2f", timing.Median(col(n, func(s sample) float64 { return s.cpuPerGB.Seconds() })))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%+.1f\t%+.1f\t%s\t%.2f\t%s\t%.2f\t%.0f\t%.2f\t%d\t%s\t%s\t\n", n,
 			mr(col(n, func(s sample) float64 { return us(s.rttP50) })),
 			added[n], per(n, func(a, b sample) float64 { return us(a.rttP99 - b.rttP99) }),
 			mr(col(n, func(s sample) float64 { return float64(s.ppRate) / 1e9 })), ppx[n],
 			mr(col(n, func(s sample) float64 { return float64(s.streamRate) / 1e9 })), stx[n],
-			median(col(n, func(s sample) float64 { return s.cps })), cpx[n], errs, cpuConn, cpuGB)
+			timing.Median(col(n, func(s sample) float64 { return s.cps })), cpx[n], errs, cpuConn, cpuGB)
 	}
 	tw.Flush()
-	oc := median(others)
+	oc := timing.Median(others)
 	contended := "quiet"
 	if oc > 0.25 {
 		contended = "CONTENDED"

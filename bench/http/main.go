@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/lvsperf/lvsperf/ptester"
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 type config struct {
@@ -184,7 +185,7 @@ func report(res map[caseKey]map[string][]sample, cases []caseKey, c config) {
 			for i, s := range res[k][tool] {
 				rates[i] = s.rate
 			}
-			med[k][tool] = median(rates)
+			med[k][tool] = timing.Median(rates)
 		}
 		for _, tool := range c.tools {
 			ss := res[k][tool]
@@ -200,8 +201,8 @@ func report(res map[caseKey]map[string][]sample, cases []caseKey, c config) {
 				}
 				errs += s.errors
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.1f\t%.3f\t%d\t%s\t%s\t\n", k, tool, median(rates), slices.Min(rates), slices.Max(rates),
-				median(cpus), median(csws), errs, ratio(med[k][tool], med[k]["wrk"]), ratio(med[k][tool], med[k]["hey"]))
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.1f\t%.3f\t%d\t%s\t%s\t\n", k, tool, timing.Median(rates), slices.Min(rates), slices.Max(rates),
+				timing.Median(cpus), timing.Median(csws), errs, ratio(med[k][tool], med[k]["wrk"]), ratio(med[k][tool], med[k]["hey"]))
 		}
 	}
 	tw.Flush()
@@ -233,18 +234,6 @@ func ratio(a, b float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", a/b)
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 var (

@@ -42,21 +42,6 @@ type figures struct {
 	sumPeak float64
 }
 
-// idleCheck samples the machine for a second before a run: what is busy then
-// is other people's work, which will compete with the run.
-func idleCheck() (busyPct, load float64) {
-	before, err := results.SampleCPU()
-	if err != nil {
-		return 0, 0
-	}
-	time.Sleep(time.Second)
-	after, err := results.SampleCPU()
-	if err != nil {
-		return 0, 0
-	}
-	return results.Contention(before, after, runtime.NumCPU()).BusyPct, after.Load1
-}
-
 // bench is one comparison: how to run each tool once.
 type bench struct {
 	name       string
@@ -186,7 +171,7 @@ func runNPtcp(ctx context.Context, end int64, reps int) (figures, error) {
 	defer func() { rx.Process.Kill(); rx.Wait() }()
 	time.Sleep(300 * time.Millisecond)
 	out := filepath.Join(dir, "np.out")
-	f.other, f.load = idleCheck()
+	f.other, f.load = results.IdleCheck(time.Second)
 	start := time.Now()
 	tx := exec.CommandContext(ctx, "NPtcp", append(args, "-h", "127.0.0.1", "-o", out)...)
 	tx.Dir = dir
@@ -225,7 +210,7 @@ func runOurs(ctx context.Context, end int64, reps int) (figures, error) {
 	if err != nil {
 		return f, err
 	}
-	f.other, f.load = idleCheck()
+	f.other, f.load = results.IdleCheck(time.Second)
 	start := time.Now()
 	res, err := runner.Run(ctx, cfg)
 	if err != nil {

@@ -57,7 +57,7 @@ func runNPtcpPairs(ctx context.Context, end int64, reps, pairs int, bidir bool) 
 		argsOf = append(argsOf, append(args, "-h", "127.0.0.1", "-o", filepath.Join(dir, fmt.Sprintf("np%d.out", i))))
 	}
 	time.Sleep(300 * time.Millisecond)
-	f.other, f.load = idleCheck()
+	f.other, f.load = results.IdleCheck(time.Second)
 	start := time.Now()
 	errs := make([]error, pairs)
 	var wg sync.WaitGroup
@@ -128,7 +128,7 @@ func runOursNP(ctx context.Context, end int64, reps, pairs int, bidir bool) (fig
 		return f, err
 	}
 	defer stop()
-	f.other, f.load = idleCheck()
+	f.other, f.load = results.IdleCheck(time.Second)
 	start := time.Now()
 	res, err := netpipe.RunNP(ctx, cfg)
 	if err != nil {

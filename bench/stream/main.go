@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/lvsperf/lvsperf/results"
+	"github.com/lvsperf/lvsperf/timing"
 )
 
 // figures are what one run of either tool gives.
@@ -121,9 +122,9 @@ func compare(ctx context.Context, m mode, rounds int, lvs string) {
 	bps := func(f figures) float64 { return f.bps / 1e6 }
 	fmt.Printf("medians over %d interleaved rounds\n", rounds)
 	fmt.Printf("  receiver throughput  lvsperf %.0f  iperf3 %.0f Mbit/s  median ratio %.3f  goal ≥ 0.95  %s\n",
-		median(get(ours, bps)), median(get(ip, bps)), median(rt), verdict(median(rt) >= 0.95))
+		timing.Median(get(ours, bps)), timing.Median(get(ip, bps)), timing.Median(rt), verdict(timing.Median(rt) >= 0.95))
 	fmt.Printf("  CPU per GB           lvsperf %.3f  iperf3 %.3f s/GB  median ratio %.3f  goal ≤ 1.00  %s\n",
-		median(get(ours, figures.cpuPerGB)), median(get(ip, figures.cpuPerGB)), median(rc), verdict(median(rc) <= 1))
+		timing.Median(get(ours, figures.cpuPerGB)), timing.Median(get(ip, figures.cpuPerGB)), timing.Median(rc), verdict(timing.Median(rc) <= 1))
 	if m.udp {
 		loss := func(f figures) float64 { return f.lossPct }
 		jit := func(f figures) float64 { return f.jitterMs }
@@ -133,30 +134,18 @@ func compare(ctx context.Context, m mode, rounds int, lvs string) {
 		}{{"loss", "%", loss}, {"jitter", " ms", jit}} {
 			iv, ov := get(ip, q.g), get(ours, q.g)
 			lo, hi := slices.Min(iv), slices.Max(iv)
-			within := median(ov) <= hi
+			within := timing.Median(ov) <= hi
 			fmt.Printf("  UDP %-16s lvsperf median %.4f%s (%.4f–%.4f)  iperf3 median %.4f%s, its spread %.4f–%.4f  goal: within or below iperf3's spread  %s\n",
-				q.name, median(ov), q.unit, slices.Min(ov), slices.Max(ov), median(iv), q.unit, lo, hi, verdict(within))
+				q.name, timing.Median(ov), q.unit, slices.Min(ov), slices.Max(ov), timing.Median(iv), q.unit, lo, hi, verdict(within))
 		}
 	}
-	busy := max(median(get(ip, func(f figures) float64 { return f.busyPct })), median(get(ours, func(f figures) float64 { return f.busyPct })))
+	busy := max(timing.Median(get(ip, func(f figures) float64 { return f.busyPct })), timing.Median(get(ours, func(f figures) float64 { return f.busyPct })))
 	if busy > 25 {
 		fmt.Printf("  CONTENDED: other work kept %.0f%% of the CPUs busy in the second before the runs (median); the ratios are side by side but noisy\n", busy)
 	} else {
 		fmt.Printf("  not contended: other work kept %.0f%% of the CPUs busy in the second before the runs (median)\n", busy)
 	}
 	fmt.Println()
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 0 {
-		return (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return s[len(s)/2]
 }
 
 func verdict(ok bool) string {
@@ -169,20 +158,6 @@ func verdict(ok bool) string {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
-}
-
-// idleCheck samples the machine for a second before a run.
-func idleCheck() (busyPct, load float64) {
-	before, err := results.SampleCPU()
-	if err != nil {
-		return 0, 0
-	}
-	time.Sleep(time.Second)
-	after, err := results.SampleCPU()
-	if err != nil {
-		return 0, 0
-	}
-	return results.Contention(before, after, runtime.NumCPU()).BusyPct, after.Load1
 }
 
 func freePort() (int, error) {
@@ -272,7 +247,7 @@ func runIperf3(ctx context.Context, m mode) (figures, error) {
 		return f, err
 	}
 	defer func() { _ = srv.cmd.Process.Kill(); <-srv.done }()
-	f.busyPct, f.load = idleCheck()
+	f.busyPct, f.load = results.IdleCheck(time.Second)
 	cli := exec.CommandContext(ctx, "iperf3", append([]string{"-c", "127.0.0.1", "-p", p, "--json"}, m.flags...)...)
 	out, err := cli.Output()
 	if err != nil {
@@ -316,7 +291,7 @@ func runLvsperf(ctx context.Context, m mode, lvs string) (figures, error) {
 		return f, err
 	}
 	defer func() { _ = srv.cmd.Process.Kill(); <-srv.done }()
-	f.busyPct, f.load = idleCheck()
+	f.busyPct, f.load = results.IdleCheck(time.Second)
 	cli := exec.CommandContext(ctx, lvs, append([]string{"stream", "-c", "127.0.0.1", "-p", p, "--json", "--no-save"}, m.flags...)...)
 	out, err := cli.Output()
 	if err != nil {

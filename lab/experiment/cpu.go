@@ -204,7 +204,7 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 		fmt.Fprintf(&b, "(%s)\n", n)
 	}
 	fmt.Fprintf(&b, "(kernel time on the other CPUs, not counted: median %v per transfer — background from other work, or lab work that escaped the pinning)\n",
-		time.Duration(median(others)).Round(time.Millisecond))
+		time.Duration(timing.Median(others)).Round(time.Millisecond))
 	if nat, dr := rows["nat"], rows["dr"]; nat != nil && dr != nil {
 		fmt.Fprintf(&b, "\nNAT/DR director CPU per byte: %s (medians); the seed: 50%% vs 5%% system CPU, 10×\n",
 			ratioOfMedians(nat.perKiB, dr.perKiB))
@@ -219,8 +219,8 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 	run.Options["pinned_cpu"] = fmt.Sprint(cpuPinned)
 	run.Options["rounds"] = fmt.Sprint(rounds)
 	for _, r := range list {
-		run.Options["cpu_ns_per_packet_"+strings.ReplaceAll(r.name, " ", "_")] = fmt.Sprintf("%.0f", median(r.perPacket))
-		run.Options["cpu_ns_per_kib_"+strings.ReplaceAll(r.name, " ", "_")] = fmt.Sprintf("%.0f", median(r.perKiB))
+		run.Options["cpu_ns_per_packet_"+strings.ReplaceAll(r.name, " ", "_")] = fmt.Sprintf("%.0f", timing.Median(r.perPacket))
+		run.Options["cpu_ns_per_kib_"+strings.ReplaceAll(r.name, " ", "_")] = fmt.Sprintf("%.0f", timing.Median(r.perKiB))
 	}
 	files, err := saveCPU(o, run, list, b.String())
 	if err != nil {
@@ -384,21 +384,9 @@ func (bs *bulkServer) Close() error {
 	return err
 }
 
-func median(x []float64) float64 {
-	if len(x) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), x...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func ratioOfMedians(a, b []float64) string {
-	if mb := median(b); mb > 0 {
-		return fmt.Sprintf("%.1f×", median(a)/mb)
+	if mb := timing.Median(b); mb > 0 {
+		return fmt.Sprintf("%.1f×", timing.Median(a)/mb)
 	}
 	return "n/a (DR's median ≤ 0: below the accounting's resolution)"
 }
@@ -431,9 +419,9 @@ func medianCI(x []float64) (lo, hi float64, ok bool) {
 func fmtNs(x []float64) string {
 	lo, hi, ok := medianCI(x)
 	if !ok {
-		return fmt.Sprintf("%.0f (n=%d, no interval)", median(x), len(x))
+		return fmt.Sprintf("%.0f (n=%d, no interval)", timing.Median(x), len(x))
 	}
-	return fmt.Sprintf("%.0f [%.0f, %.0f]", median(x), lo, hi)
+	return fmt.Sprintf("%.0f [%.0f, %.0f]", timing.Median(x), lo, hi)
 }
 
 func cpuTable(rows []*cpuRow) string {
@@ -444,8 +432,8 @@ func cpuTable(rows []*cpuRow) string {
 		for _, w := range r.wall {
 			walls = append(walls, float64(w))
 		}
-		fmt.Fprintf(&b, "%-14s %9v %9.0f %7.1f%% %24s %24s   %s\n", r.name, time.Duration(median(walls)).Round(time.Millisecond),
-			median(r.packets), 100*median(r.share), fmtNs(r.perPacket), fmtNs(r.perKiB), r.accounting)
+		fmt.Fprintf(&b, "%-14s %9v %9.0f %7.1f%% %24s %24s   %s\n", r.name, time.Duration(timing.Median(walls)).Round(time.Millisecond),
+			timing.Median(r.packets), 100*timing.Median(r.share), fmtNs(r.perPacket), fmtNs(r.perKiB), r.accounting)
 	}
 	return b.String()
 }
@@ -462,7 +450,7 @@ func cpuVerdicts(rows map[string]*cpuRow) []Verdict {
 	judge := func(claim, seed string, a, b []float64, an, bn, unit string) Verdict {
 		iv, o := judgeDiff(a, b)
 		return Verdict{Experiment: "cpu", Claim: claim, Seed: seed,
-			Ours:    fmt.Sprintf("%s %.0f, %s %.0f %s (medians); diff %.0f [%.0f, %.0f]", an, median(a), bn, median(b), unit, iv.Mean, iv.Lo, iv.Hi),
+			Ours:    fmt.Sprintf("%s %.0f, %s %.0f %s (medians); diff %.0f [%.0f, %.0f]", an, timing.Median(a), bn, timing.Median(b), unit, iv.Mean, iv.Lo, iv.Hi),
 			Outcome: o, Why: "per-round paired difference of the director's extra kernel CPU, 95% interval vs 0"}
 	}
 	vs = append(vs, judge("NAT vs DR, per byte", "director busier under NAT than DR at high throughput: 50% vs 5% system CPU",
@@ -514,7 +502,7 @@ func saveCPU(o Options, run *results.Run, rows []*cpuRow, finding string) ([]str
 			if !ok {
 				l, h = math.NaN(), math.NaN()
 			}
-			xs, med = append(xs, float64(i)), append(med, median(v))
+			xs, med = append(xs, float64(i)), append(med, timing.Median(v))
 			lo, hi = append(lo, l), append(hi, h)
 		}
 		if _, err := c.Line(0, "median over rounds", xs, med, lplot.Measured); err != nil {
@@ -529,12 +517,10 @@ func saveCPU(o Options, run *results.Run, rows []*cpuRow, finding string) ([]str
 		if c.Empty() {
 			continue
 		}
-		for _, ext := range []string{".svg", ".png"} {
-			f := filepath.Join(o.OutDir, fig.name+ext)
-			if err := lplot.Save(f, c); err != nil {
-				return files, fmt.Errorf("plot %s: %w", f, err)
-			}
-			files = append(files, f)
+		saved, err := saveChart(o.OutDir, fig.name, c)
+		files = append(files, saved...)
+		if err != nil {
+			return files, err
 		}
 	}
 	return files, nil

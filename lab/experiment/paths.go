@@ -245,11 +245,7 @@ func largeRate(s timing.Series) float64 {
 	for i, p := range pts {
 		rates[i] = float64(timing.Rate(p.Bytes, p.Min))
 	}
-	sort.Float64s(rates)
-	if n := len(rates); n%2 == 0 {
-		return (rates[n/2-1] + rates[n/2]) / 2
-	}
-	return rates[len(rates)/2]
+	return timing.Median(rates)
 }
 
 func streamVerdicts(ms []*measured) []Verdict {

@@ -331,18 +331,9 @@ func medianFig(fs []scaleFigure) scaleFigure {
 		m.errors += f.errors
 		m.lost += f.lost
 	}
-	m.throughput = timing.BitsPerSecond(medianFloat(tp))
+	m.throughput = timing.BitsPerSecond(timing.Median(tp))
 	m.p99 = medianDur(p99)
 	return m
-}
-
-func medianFloat(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // roundRatios are each round's throughput with r realservers over the same
@@ -364,7 +355,7 @@ func spanOf(v []float64) (lo, med, hi float64) {
 	}
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
-	return s[0], medianFloat(s), s[len(s)-1]
+	return s[0], timing.Median(s), s[len(s)-1]
 }
 
 // serialVerdict judges "a second realserver gives one serial client
@@ -527,13 +518,25 @@ func saveScale(o Options, run *results.Run, figs map[scaleCell][]scaleFigure, fi
 		if c.Empty() {
 			continue
 		}
-		for _, ext := range []string{".svg", ".png"} {
-			f := filepath.Join(o.OutDir, fig.name+ext)
-			if err := lplot.Save(f, c); err != nil {
-				return files, fmt.Errorf("plot %s: %w", f, err)
-			}
-			files = append(files, f)
+		saved, err := saveChart(o.OutDir, fig.name, c)
+		files = append(files, saved...)
+		if err != nil {
+			return files, err
 		}
+	}
+	return files, nil
+}
+
+// saveChart writes c as dir/name.svg and dir/name.png and returns the
+// files written.
+func saveChart(dir, name string, c *lplot.Chart) ([]string, error) {
+	var files []string
+	for _, ext := range []string{".svg", ".png"} {
+		f := filepath.Join(dir, name+ext)
+		if err := lplot.Save(f, c); err != nil {
+			return files, fmt.Errorf("plot %s: %w", f, err)
+		}
+		files = append(files, f)
 	}
 	return files, nil
 }
