@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -368,6 +369,17 @@ func (l *Lab) Hosts() []*HostNS {
 // servers and clients can live in different hosts. Goroutines started by
 // fn do not run in the namespace, but may use sockets fn created.
 func (h *HostNS) Do(fn func() error) error { return inNS(h.ns, fn) }
+
+// DialTCP connects to addr from inside the host, giving up after timeout.
+func (h *HostNS) DialTCP(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
+	var c net.Conn
+	err := h.Do(func() (err error) {
+		d := net.Dialer{Timeout: timeout}
+		c, err = d.DialContext(ctx, "tcp", addr)
+		return err
+	})
+	return c, err
+}
 
 // Start starts cmd inside the host; the caller waits for it. Processes
 // still running at Close are killed.

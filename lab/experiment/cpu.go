@@ -234,13 +234,9 @@ func runCPU(ctx context.Context, o Options) (_ *Report, err error) {
 // The client sends while the realserver sends as much back, as the seed's
 // netpipe at high throughput carried data both ways.
 func cpuTransfer(ctx context.Context, l *lab.Lab, client *lab.HostNS, target string, bulk timing.Bytes, g *cpuacct.Group, proxy bool) (cpuSample, error) {
-	var c net.Conn
 	addr := net.JoinHostPort(target, fmt.Sprint(netpipePort))
-	if err := client.Do(func() (err error) {
-		d := net.Dialer{Timeout: 3 * time.Second}
-		c, err = d.DialContext(ctx, "tcp", addr)
-		return err
-	}); err != nil {
+	c, err := client.DialTCP(ctx, addr, 3*time.Second)
+	if err != nil {
 		return cpuSample{}, err
 	}
 	defer c.Close()

@@ -93,13 +93,9 @@ func measurePathMTU(ctx context.Context, server, client *lab.HostNS, target neti
 			c.Write([]byte{1})
 		}
 	}()
-	var c net.Conn
 	addr := net.JoinHostPort(target.String(), fmt.Sprint(mtuProbePort))
-	if err := client.Do(func() (err error) {
-		d := net.Dialer{Timeout: 3 * time.Second}
-		c, err = d.DialContext(ctx, "tcp", addr)
-		return err
-	}); err != nil {
+	c, err := client.DialTCP(ctx, addr, 3*time.Second)
+	if err != nil {
 		return pathMTU{}, err
 	}
 	defer c.Close()
